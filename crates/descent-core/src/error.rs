@@ -1,0 +1,148 @@
+//! The typed error every fallible op returns; its `Display` is the message a user sees.
+
+use std::fmt;
+
+/// A shape, as error messages print it: `[2, 3]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShapeDisplay(pub Vec<usize>);
+
+impl fmt::Debug for ShapeDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl fmt::Display for ShapeDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl From<&[usize]> for ShapeDisplay {
+    fn from(s: &[usize]) -> Self {
+        ShapeDisplay(s.to_vec())
+    }
+}
+
+/// Everything an op can refuse, each naming the op and the values involved.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two shapes that the op cannot combine.
+    ShapeMismatch {
+        /// The op, as `add` or `matmul`.
+        op: &'static str,
+        /// The first operand's shape.
+        lhs: ShapeDisplay,
+        /// The second operand's shape.
+        rhs: ShapeDisplay,
+        /// What exactly differs, e.g. `inner dimensions differ (784 vs 128)`.
+        detail: String,
+    },
+    /// Operands of different element types.
+    DTypeMismatch {
+        /// The op.
+        op: &'static str,
+        /// The first operand's type.
+        lhs: crate::DType,
+        /// The second operand's type.
+        rhs: crate::DType,
+    },
+    /// An axis outside `-rank..rank`, or named twice.
+    InvalidAxis {
+        /// The op.
+        op: &'static str,
+        /// The axis as given.
+        axis: isize,
+        /// The shape it was applied to.
+        shape: ShapeDisplay,
+    },
+    /// A buffer whose length does not match the element count of a shape.
+    ElementCount {
+        /// The op, as `from_vec` or `reshape`.
+        op: &'static str,
+        /// Elements given or held.
+        got: usize,
+        /// The requested shape.
+        shape: ShapeDisplay,
+    },
+    /// An index outside its dimension, or not a whole non-negative number.
+    IndexOutOfRange {
+        /// The op, as `index_select`.
+        op: &'static str,
+        /// The index value as found.
+        index: f64,
+        /// The size of the dimension indexed.
+        size: usize,
+        /// The axis indexed.
+        axis: usize,
+    },
+    /// Any other argument outside what the op accepts.
+    InvalidArgument {
+        /// The op.
+        op: &'static str,
+        /// What is wrong, with the values.
+        message: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ShapeMismatch {
+                op,
+                lhs,
+                rhs,
+                detail,
+            } => write!(f, "{op}: {lhs} and {rhs} {detail}"),
+            Error::DTypeMismatch { op, lhs, rhs } => {
+                write!(
+                    f,
+                    "{op}: element types differ ({lhs:?} vs {rhs:?}); convert one with to_dtype"
+                )
+            }
+            Error::InvalidAxis { op, axis, shape } => write!(
+                f,
+                "{op}: axis {axis} is out of range or repeated for shape {shape} (rank {})",
+                shape.0.len()
+            ),
+            Error::ElementCount { op, got, shape } => write!(
+                f,
+                "{op}: {got} elements do not fill shape {shape} ({} elements)",
+                shape.0.iter().product::<usize>()
+            ),
+            Error::IndexOutOfRange {
+                op,
+                index,
+                size,
+                axis,
+            } => write!(
+                f,
+                "{op}: index {index} is out of range for axis {axis} of size {size} (indices must be whole numbers in 0..{size})"
+            ),
+            Error::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with descent's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Unwraps the result of a `try_` op, panicking with the error's message at the user's line.
+#[track_caller]
+#[inline]
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+pub(crate) fn invalid(op: &'static str, message: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        op,
+        message: message.into(),
+    }
+}

@@ -1,0 +1,32 @@
+//! The core of descent: [`Tensor`], shapes, errors and the ops.
+//!
+//! Tensors hold `f32` or `f64` ([`DType`]) in a shared, reference-counted buffer; views share it.
+//! Every op that can fail has a `try_` form returning [`Result`]; the plain form and the
+//! operators panic with the same message at the caller's line.
+//!
+//! ```
+//! use descent_core::Tensor;
+//! let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0, -4.0], [2, 2]);
+//! let w = Tensor::from_vec(vec![0.5f32, 0.5], [2, 1]);
+//! let y = x.matmul(&w).relu();
+//! assert_eq!(y.to_vec_f32(), vec![0.0, 0.0]);
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod creation;
+pub mod dtype;
+pub mod error;
+pub mod ops;
+pub mod shape;
+mod storage;
+pub mod tensor;
+
+pub use dtype::{DType, Element};
+pub use error::{Error, Result};
+pub use ops::conv::Conv2dParams;
+pub use ops::pool::Pool2dParams;
+pub use ops::view::ShapeArg;
+pub use shape::{Layout, Shape};
+#[doc(hidden)]
+pub use storage::Storage;
+pub use tensor::Tensor;

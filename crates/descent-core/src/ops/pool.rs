@@ -1,0 +1,249 @@
+//! `max_pool2d` (with the argmax the backward needs) and `avg_pool2d` on NCHW tensors.
+//!
+//! **PyTorch equivalent**: `torch.nn.functional.max_pool2d(x, kernel, stride, padding, dilation,
+//! return_indices=True)` and `avg_pool2d(x, kernel, stride, padding, count_include_pad=True)`
+//! (`ceil_mode=False`). Derivatives: max pooling routes each output gradient to the saved argmax
+//! position (the first maximum on ties); average pooling spreads it evenly over the window.
+
+use crate::dtype::with_dtype;
+use crate::error::{Result, invalid, or_panic};
+use crate::tensor::Tensor;
+use descent_kernels::Float;
+use descent_kernels::pool::{self, Pool2dGeometry};
+
+/// Window, stride, padding and dilation of a pooling, each `[height, width]`.
+///
+/// ```
+/// use descent_core::Pool2dParams;
+/// let p = Pool2dParams::new(2);
+/// assert_eq!((p.kernel, p.stride, p.padding), ([2, 2], [2, 2], [0, 0]));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dParams {
+    /// Window size.
+    pub kernel: [usize; 2],
+    /// Step between windows (torch's default: the window size).
+    pub stride: [usize; 2],
+    /// Padding on each side, at most half the window.
+    pub padding: [usize; 2],
+    /// Spacing between window taps (max pooling only; average pooling needs 1).
+    pub dilation: [usize; 2],
+    /// Whether average pooling divides by the full window, padding included (torch's default).
+    pub count_include_pad: bool,
+}
+
+impl Pool2dParams {
+    /// A square `kernel x kernel` window with stride `kernel`, no padding.
+    pub fn new(kernel: usize) -> Self {
+        Pool2dParams {
+            kernel: [kernel, kernel],
+            stride: [kernel, kernel],
+            padding: [0, 0],
+            dilation: [1, 1],
+            count_include_pad: true,
+        }
+    }
+
+    /// The same stride along both axes.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = [s, s];
+        self
+    }
+
+    /// The same padding along both axes.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = [p, p];
+        self
+    }
+
+    /// The same dilation along both axes.
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = [d, d];
+        self
+    }
+
+    /// Whether average pooling counts padding in the divisor.
+    pub fn count_include_pad(mut self, yes: bool) -> Self {
+        self.count_include_pad = yes;
+        self
+    }
+}
+
+fn geometry(op: &'static str, x: &Tensor, p: &Pool2dParams) -> Result<Pool2dGeometry> {
+    if x.rank() != 4 {
+        return Err(invalid(
+            op,
+            format!("needs a 4-D input (n, c, h, w), got shape {:?}", x.shape()),
+        ));
+    }
+    let s = x.shape();
+    let to = |a: [usize; 2]| (a[0], a[1]);
+    if p.kernel.contains(&0) || p.stride.contains(&0) || p.dilation.contains(&0) {
+        return Err(invalid(
+            op,
+            format!(
+                "kernel {:?}, stride {:?} and dilation {:?} must be positive",
+                p.kernel, p.stride, p.dilation
+            ),
+        ));
+    }
+    Pool2dGeometry::new(
+        s[0] * s[1],
+        (s[2], s[3]),
+        to(p.kernel),
+        to(p.stride),
+        to(p.padding),
+        to(p.dilation),
+    )
+    .ok_or_else(|| {
+        invalid(
+            op,
+            format!(
+                "window {:?} (dilation {:?}, padding {:?}) does not fit input {:?}, or padding \
+                 exceeds half the window",
+                p.kernel, p.dilation, p.padding, s
+            ),
+        )
+    })
+}
+
+impl Tensor {
+    /// Max pooling, also returning each maximum's position `y * w + x` within its input plane
+    /// (as torch's `return_indices=True`), as whole numbers of the tensor's element type.
+    ///
+    /// # Errors
+    /// If the input is not 4-D or the window does not fit.
+    pub fn try_max_pool2d_with_indices(&self, params: Pool2dParams) -> Result<(Tensor, Tensor)> {
+        let (out, idx) = self.max_pool2d_argmax(params)?;
+        let idx = with_dtype!(self.dtype(), T => {
+            Tensor::from_parts(idx.into_iter().map(T::from_usize).collect::<Vec<T>>(), out.shape())
+        });
+        Ok((out, idx))
+    }
+
+    /// Max pooling and the argmax as `usize`, for the backward rule.
+    pub(crate) fn max_pool2d_argmax(&self, params: Pool2dParams) -> Result<(Tensor, Vec<usize>)> {
+        let g = geometry("max_pool2d", self, &params)?;
+        let x = self.contiguous();
+        let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
+        Ok(with_dtype!(self.dtype(), T => {
+            let mut out = vec![T::ZERO; g.planes * g.oh * g.ow];
+            let mut idx = vec![0usize; out.len()];
+            pool::max_pool2d(&g, x.contiguous_slice::<T>().expect("contiguous"), &mut out, &mut idx);
+            (Tensor::from_parts(out, &shape), idx)
+        }))
+    }
+
+    /// Max pooling over `(n, c, h, w)`.
+    ///
+    /// # Errors
+    /// If the input is not 4-D or the window does not fit.
+    pub fn try_max_pool2d(&self, params: Pool2dParams) -> Result<Tensor> {
+        Ok(self.max_pool2d_argmax(params)?.0)
+    }
+
+    /// Max pooling over `(n, c, h, w)`.
+    ///
+    /// ```
+    /// use descent_core::{Pool2dParams, Tensor};
+    /// let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
+    /// assert_eq!(x.max_pool2d(Pool2dParams::new(2)).to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the input is not 4-D or the window does not fit.
+    #[track_caller]
+    pub fn max_pool2d(&self, params: Pool2dParams) -> Tensor {
+        or_panic(self.try_max_pool2d(params))
+    }
+
+    /// Average pooling over `(n, c, h, w)`.
+    ///
+    /// # Errors
+    /// If the input is not 4-D, the window does not fit, or a dilation is not 1.
+    pub fn try_avg_pool2d(&self, params: Pool2dParams) -> Result<Tensor> {
+        if params.dilation != [1, 1] {
+            return Err(invalid(
+                "avg_pool2d",
+                format!(
+                    "dilation {:?} is not supported (torch has none either)",
+                    params.dilation
+                ),
+            ));
+        }
+        let g = geometry("avg_pool2d", self, &params)?;
+        let x = self.contiguous();
+        let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
+        Ok(with_dtype!(self.dtype(), T => {
+            let mut out = vec![T::ZERO; g.planes * g.oh * g.ow];
+            pool::avg_pool2d(
+                &g,
+                x.contiguous_slice::<T>().expect("contiguous"),
+                &mut out,
+                params.count_include_pad,
+            );
+            Tensor::from_parts(out, &shape)
+        }))
+    }
+
+    /// Average pooling over `(n, c, h, w)`.
+    ///
+    /// # Panics
+    /// If the input is not 4-D or the window does not fit.
+    #[track_caller]
+    pub fn avg_pool2d(&self, params: Pool2dParams) -> Tensor {
+        or_panic(self.try_avg_pool2d(params))
+    }
+}
+
+impl Tensor {
+    /// Max pooling returning the values and the argmax positions; see
+    /// [`Tensor::try_max_pool2d_with_indices`].
+    ///
+    /// # Panics
+    /// If the input is not 4-D or the window does not fit.
+    #[track_caller]
+    pub fn max_pool2d_with_indices(&self, params: Pool2dParams) -> (Tensor, Tensor) {
+        or_panic(self.try_max_pool2d_with_indices(params))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_forward_golden() {
+        // x = 0..16 as 4x4; 2x2 windows: max = [5, 7, 13, 15], mean = [2.5, 4.5, 10.5, 12.5].
+        let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
+        let (m, i) = x.max_pool2d_with_indices(Pool2dParams::new(2));
+        assert_eq!(m.to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
+        assert_eq!(i.to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
+        assert_eq!(
+            x.avg_pool2d(Pool2dParams::new(2)).to_vec_f32(),
+            vec![2.5, 4.5, 10.5, 12.5]
+        );
+        // Padding 1, 3x3 window, stride 1 at the corner: (0 + 1 + 4 + 5) / 9 with the pad counted.
+        let a = x.avg_pool2d(Pool2dParams::new(3).stride(1).padding(1));
+        assert!((a.to_vec_f32()[0] - 10.0 / 9.0).abs() < 1e-6);
+        let a = x.avg_pool2d(
+            Pool2dParams::new(3)
+                .stride(1)
+                .padding(1)
+                .count_include_pad(false),
+        );
+        assert_eq!(a.to_vec_f32()[0], 2.5);
+    }
+
+    #[test]
+    fn pool_refuses_bad_windows() {
+        let x = Tensor::zeros([1, 1, 2, 2]);
+        assert!(x.try_max_pool2d(Pool2dParams::new(3)).is_err());
+        assert!(x.try_max_pool2d(Pool2dParams::new(2).padding(2)).is_err());
+        assert!(
+            Tensor::zeros([2, 2])
+                .try_max_pool2d(Pool2dParams::new(1))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Reductions over any set of axes, with `keepdim`: `sum mean max min logsumexp var` and
+//! `argmax argmin`.
+//!
+//! **PyTorch equivalent**: `x.sum(dim, keepdim)` and friends; `var` takes torch's `correction`.
+//! An empty axis list reduces nothing (unlike torch, whose `dim=[]` means all axes); use the
+//! `*_all` forms to reduce everything. Results do not depend on the thread count: the kernels sum
+//! in fixed chunks (docs/numerics.md). Derivatives: `sum` broadcasts the gradient back; `mean`
+//! divides it by the count; `max`/`min` send it to the extreme elements, split equally on ties;
+//! `logsumexp` multiplies it by `softmax(x)`; `var` by `2 (x - mean) / (n - correction)`.
+//! `argmax`/`argmin` are not differentiable.
+
+use crate::dtype::with_dtype;
+use crate::error::{Result, invalid, or_panic};
+use crate::shape::{Shape, normalize_axes, normalize_axis};
+use crate::tensor::Tensor;
+use descent_kernels::Float;
+use descent_kernels::reduce::{self, Reduction};
+
+/// How a reduction is laid out for the kernel: `[outer, len, inner]` over a contiguous buffer.
+struct Plan {
+    input: Tensor,
+    outer: usize,
+    len: usize,
+    inner: usize,
+    out_shape: Shape,
+}
+
+/// Brings the reduced axes together: either they already form one block of a contiguous tensor,
+/// or the tensor is permuted so they come last and made contiguous.
+fn plan(op: &'static str, x: &Tensor, axes: &[isize], keepdim: bool) -> Result<Plan> {
+    let axes = normalize_axes(op, axes, x.shape())?;
+    let shape = x.shape();
+    let out_shape: Shape = (0..shape.len())
+        .filter_map(|d| {
+            if axes.contains(&d) {
+                keepdim.then_some(1)
+            } else {
+                Some(shape[d])
+            }
+        })
+        .collect();
+    // Size-1 axes change nothing; leave them out of the block search.
+    let red: Vec<usize> = axes.iter().copied().filter(|&d| shape[d] != 1).collect();
+    let len: usize = red.iter().map(|&d| shape[d]).product();
+    let numel = x.numel();
+    if red.is_empty() {
+        return Ok(Plan {
+            input: x.contiguous(),
+            outer: numel,
+            len: 1,
+            inner: 1,
+            out_shape,
+        });
+    }
+    let (first, last) = (red[0], red[red.len() - 1]);
+    let is_block = (first..=last).all(|d| red.contains(&d) || shape[d] == 1);
+    if is_block {
+        let outer = shape[..first].iter().product();
+        let inner = shape[last + 1..].iter().product();
+        return Ok(Plan {
+            input: x.contiguous(),
+            outer,
+            len,
+            inner,
+            out_shape,
+        });
+    }
+    let kept: Vec<isize> = (0..shape.len())
+        .filter(|d| !red.contains(d))
+        .map(|d| d as isize)
+        .collect();
+    let perm: Vec<isize> = kept
+        .iter()
+        .copied()
+        .chain(red.iter().map(|&d| d as isize))
+        .collect();
+    Ok(Plan {
+        input: x.permute(&perm).contiguous(),
+        outer: numel.checked_div(len).unwrap_or(0),
+        len,
+        inner: 1,
+        out_shape,
+    })
+}
+
+impl Tensor {
+    fn try_reduce(
+        &self,
+        op: Reduction,
+        name: &'static str,
+        axes: &[isize],
+        keepdim: bool,
+    ) -> Result<Tensor> {
+        let p = plan(name, self, axes, keepdim)?;
+        if p.len == 0 && matches!(op, Reduction::Max | Reduction::Min) {
+            return Err(invalid(
+                name,
+                format!(
+                    "cannot reduce over an empty axis of shape {:?}",
+                    self.shape()
+                ),
+            ));
+        }
+        // With an empty reduced axis the outer count is not recoverable from the input; take it
+        // from the output.
+        let outer = if p.len == 0 {
+            p.out_shape.iter().product::<usize>() / p.inner.max(1)
+        } else {
+            p.outer
+        };
+        Ok(with_dtype!(self.dtype(), T => {
+            let x = p.input.contiguous_slice::<T>().expect("planned input is contiguous");
+            let mut out = vec![T::ZERO; outer * p.inner];
+            reduce::reduce(op, x, outer, p.len, p.inner, &mut out);
+            Tensor::from_parts(out, &p.out_shape)
+        }))
+    }
+
+    fn try_arg_reduce(
+        &self,
+        largest: bool,
+        name: &'static str,
+        axis: isize,
+        keepdim: bool,
+    ) -> Result<Tensor> {
+        let a = normalize_axis(name, axis, self.shape())?;
+        if self.shape()[a] == 0 {
+            return Err(invalid(
+                name,
+                format!(
+                    "cannot reduce over the empty axis {a} of shape {:?}",
+                    self.shape()
+                ),
+            ));
+        }
+        let p = plan(name, self, &[a as isize], keepdim)?;
+        let (outer, len, inner) = if p.len <= 1 {
+            (self.numel(), 1, 1)
+        } else {
+            (p.outer, p.len, p.inner)
+        };
+        Ok(with_dtype!(self.dtype(), T => {
+            let x = p.input.contiguous_slice::<T>().expect("planned input is contiguous");
+            let mut idx = vec![0usize; outer * inner];
+            reduce::arg_reduce(largest, x, outer, len, inner, &mut idx);
+            let out: Vec<T> = idx.into_iter().map(T::from_usize).collect();
+            Tensor::from_parts(out, &p.out_shape)
+        }))
+    }
+}
+
+macro_rules! reductions {
+    ($($(#[$doc:meta])* $name:ident, $try_name:ident, $all:ident, $op:expr;)*) => {
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Errors
+                /// If an axis is out of range or repeated (or, for `max`/`min`, has size 0).
+                pub fn $try_name(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+                    self.try_reduce($op, stringify!($name), axes, keepdim)
+                }
+
+                $(#[$doc])*
+                ///
+                /// # Panics
+                /// If an axis is out of range or repeated (or, for `max`/`min`, has size 0).
+                #[track_caller]
+                pub fn $name(&self, axes: &[isize], keepdim: bool) -> Tensor {
+                    or_panic(self.$try_name(axes, keepdim))
+                }
+
+                $(#[$doc])*
+                /// Over all axes, to a 0-dimensional tensor.
+                #[track_caller]
+                pub fn $all(&self) -> Tensor {
+                    let axes: Vec<isize> = (0..self.rank() as isize).collect();
+                    or_panic(self.$try_name(&axes, false))
+                }
+            )*
+        }
+    };
+}
+
+reductions! {
+    /// Sum over `axes`.
+    ///
+    /// ```
+    /// let x = descent_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    /// assert_eq!(x.sum(&[0], false).to_vec_f32(), vec![4.0, 6.0]);
+    /// assert_eq!(x.sum(&[-1], true).shape(), &[2, 1]);
+    /// ```
+    sum, try_sum, sum_all, Reduction::Sum;
+    /// Mean over `axes` (NaN over an empty axis).
+    mean, try_mean, mean_all, Reduction::Mean;
+    /// Largest value over `axes`; NaN if any is NaN.
+    max, try_max, max_all, Reduction::Max;
+    /// Smallest value over `axes`; NaN if any is NaN.
+    min, try_min, min_all, Reduction::Min;
+    /// `log(sum(exp(x)))` over `axes`, computed stably (`m + log sum e^(x - m)`).
+    logsumexp, try_logsumexp, logsumexp_all, Reduction::LogSumExp;
+}
+
+impl Tensor {
+    /// Variance over `axes` with Bessel's `correction` (`1`: unbiased, torch's default; `0`:
+    /// population).
+    ///
+    /// # Errors
+    /// If an axis is out of range or repeated.
+    pub fn try_var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
+        self.try_reduce(Reduction::Var { correction }, "var", axes, keepdim)
+    }
+
+    /// Variance over `axes`; see [`Tensor::try_var`].
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated.
+    #[track_caller]
+    pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Tensor {
+        or_panic(self.try_var(axes, correction, keepdim))
+    }
+
+    /// Index of the largest value along `axis` (the first on ties, the first NaN if any), as
+    /// whole numbers of the tensor's element type. Not differentiable.
+    ///
+    /// # Errors
+    /// If the axis is out of range or has size 0.
+    pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.try_arg_reduce(true, "argmax", axis, keepdim)
+    }
+
+    /// Index of the largest value along `axis`; see [`Tensor::try_argmax`].
+    ///
+    /// ```
+    /// let x = descent_core::Tensor::from_vec(vec![1.0f32, 5.0, 5.0, 0.0], [2, 2]);
+    /// assert_eq!(x.argmax(1, false).to_vec_f32(), vec![1.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the axis is out of range or has size 0.
+    #[track_caller]
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> Tensor {
+        or_panic(self.try_argmax(axis, keepdim))
+    }
+
+    /// Index of the smallest value along `axis`; see [`Tensor::try_argmax`].
+    ///
+    /// # Errors
+    /// If the axis is out of range or has size 0.
+    pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.try_arg_reduce(false, "argmin", axis, keepdim)
+    }
+
+    /// Index of the smallest value along `axis`.
+    ///
+    /// # Panics
+    /// If the axis is out of range or has size 0.
+    #[track_caller]
+    pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor {
+        or_panic(self.try_argmin(axis, keepdim))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn reduce_forward_golden() {
+        // x = [[1, 2, 3], [4, 5, 6]]
+        let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3]);
+        assert_eq!(x.sum(&[1], false).to_vec_f64(), vec![6.0, 15.0]);
+        assert_eq!(x.mean(&[0], false).to_vec_f64(), vec![2.5, 3.5, 4.5]);
+        assert_eq!(x.max(&[0, 1], false).item(), 6.0);
+        assert_eq!(x.min_all().item(), 1.0);
+        // var([1, 2, 3], correction 1) = ((1-2)^2 + 0 + (3-2)^2) / 2 = 1.
+        assert_eq!(x.var(&[1], 1, false).to_vec_f64(), vec![1.0, 1.0]);
+        // logsumexp([1, 2, 3]) = 3 + ln(e^-2 + e^-1 + 1) = 3.40760596444438.
+        assert!((x.logsumexp(&[1], false).to_vec_f64()[0] - 3.407_605_964_444_38).abs() < 1e-13);
+        assert_eq!(x.argmax(0, false).to_vec_f64(), vec![1.0, 1.0, 1.0]);
+        assert_eq!(x.sum(&[], false).shape(), &[2, 3]);
+    }
+
+    #[test]
+    fn reduce_non_adjacent_axes() {
+        let x = Tensor::arange(0.0, 24.0, 1.0).reshape([2, 3, 4]);
+        let s = x.sum(&[0, 2], true);
+        assert_eq!(s.shape(), &[1, 3, 1]);
+        // Axis 1 index j: sum over i, k of 12 i + 4 j + k = 2*(0+1+2+3) + 12*4 + 2*4*4 j.
+        assert_eq!(s.to_vec_f32(), vec![60.0, 92.0, 124.0]);
+    }
+
+    #[test]
+    fn bad_axis_is_an_error() {
+        let x = Tensor::zeros([2, 3]);
+        assert_eq!(
+            x.try_sum(&[2], false).unwrap_err().to_string(),
+            "sum: axis 2 is out of range or repeated for shape [2, 3] (rank 2)"
+        );
+        assert!(x.try_sum(&[1, -1], false).is_err());
+        assert!(Tensor::zeros([0, 2]).try_max(&[0], false).is_err());
+        assert_eq!(
+            Tensor::zeros([0, 2]).sum(&[0], false).to_vec_f32(),
+            vec![0.0, 0.0]
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Matrix multiply through `matrixmultiply`, strides in, no copies for transposed operands.
+//!
+//! Contract: `C <- A B` where `A` is `m x k`, `B` is `k x n` and `C` is `m x n` row-major
+//! contiguous. `A[i, p] = a.data[a.offset + i * a.rs + p * a.cs]`, likewise `B`; any strides
+//! (transposed views, stride 0 for broadcast) are passed through to the packing routines.
+//! `C` is never read: it may hold anything, NaN included. With `k = 0`, `C` is all zeros.
+
+use crate::float::Float;
+
+/// A strided matrix operand.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, T> {
+    /// The whole buffer.
+    pub data: &'a [T],
+    /// Index of element `[0, 0]`.
+    pub offset: usize,
+    /// Row stride (elements).
+    pub rs: usize,
+    /// Column stride (elements).
+    pub cs: usize,
+}
+
+fn check<T>(what: &str, rows: usize, cols: usize, x: &MatRef<'_, T>) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let last = x.offset + (rows - 1) * x.rs + (cols - 1) * x.cs;
+    assert!(
+        last < x.data.len(),
+        "gemm: {what} read at {last} past a buffer of {}",
+        x.data.len()
+    );
+    assert!(
+        x.rs <= isize::MAX as usize && x.cs <= isize::MAX as usize,
+        "gemm: stride too large"
+    );
+}
+
+/// `C <- A B` for an `m x k` `A` and a `k x n` `B` into row-major `c` (`m * n`).
+///
+/// # Panics
+/// If `c.len() != m * n` or a strided read would fall outside its buffer.
+pub fn gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    c: &mut [T],
+) {
+    assert_eq!(c.len(), m * n, "gemm: output length");
+    check("A", m, k, &a);
+    check("B", k, n, &b);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.iter_mut().for_each(|v| *v = T::ZERO);
+        return;
+    }
+    // SAFETY: `check` proved that the largest index read through A's and B's strides is inside
+    // their slices (all strides are non-negative, so the largest index is at [rows-1, cols-1]),
+    // and the offset pointers are therefore in bounds too; `c` is an exclusive borrow of exactly
+    // m * n elements written row-major (rsc = n, csc = 1), so it cannot alias A or B; beta = 0, so
+    // matrixmultiply does not read C. Strides fit in isize (checked).
+    unsafe {
+        T::gemm_raw(
+            m,
+            k,
+            n,
+            T::ONE,
+            a.data.as_ptr().add(a.offset),
+            a.rs as isize,
+            a.cs as isize,
+            b.data.as_ptr().add(b.offset),
+            b.rs as isize,
+            b.cs as isize,
+            T::ZERO,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
+/// The naive reference: triple loop accumulated in `f64`.
+pub fn gemm_reference<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0;
+            for p in 0..k {
+                s += a.data[a.offset + i * a.rs + p * a.cs].to_f64()
+                    * b.data[b.offset + p * b.rs + j * b.cs].to_f64();
+            }
+            c[i * n + j] = s;
+        }
+    }
+    c
+}
+
+/// A batch of products `C_i <- A_i B_i` into row-major `c` (`offsets.len()` blocks of `m * n`).
+///
+/// `a_offsets[i]` / `b_offsets[i]` give each pair's element `[0, 0]`; the strides are shared.
+/// Small matrices are split over threads by batch; large ones leave threading to the GEMM.
+/// Either way each `C_i` is computed by one GEMM call, so results do not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_batched<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    a_offsets: &[usize],
+    b: MatRef<'_, T>,
+    b_offsets: &[usize],
+    c: &mut [T],
+) {
+    assert_eq!(a_offsets.len(), b_offsets.len(), "gemm_batched: offsets");
+    assert_eq!(
+        c.len(),
+        a_offsets.len() * m * n,
+        "gemm_batched: output length"
+    );
+    if m * n == 0 {
+        return;
+    }
+    let one = |(i, c): (usize, &mut [T])| {
+        let am = MatRef {
+            offset: a_offsets[i],
+            ..a
+        };
+        let bm = MatRef {
+            offset: b_offsets[i],
+            ..b
+        };
+        gemm(m, k, n, am, bm, c);
+    };
+    if a_offsets.len() > 1 && m * n * k < SMALL_GEMM && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        c.par_chunks_mut(m * n).enumerate().for_each(one);
+    } else {
+        c.chunks_mut(m * n).enumerate().for_each(one);
+    }
+}
+
+/// Below this many multiply-adds per matrix, a batch is split over threads instead of each GEMM.
+const SMALL_GEMM: usize = 64 * 64 * 64;

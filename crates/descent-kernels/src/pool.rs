@@ -1,0 +1,167 @@
+//! 2-D max and average pooling over NCHW planes.
+//!
+//! Contract: window `(y, x)` covers input rows `y*stride_h + i*dilation_h - padding_h` for
+//! `i < kh` (likewise columns); positions outside the input are skipped by max pooling (they act
+//! as `-inf`) and count as zeros for average pooling when `count_include_pad` is set (PyTorch's
+//! default). The caller guarantees `padding <= k / 2`, so every window holds an input element.
+
+use crate::conv::conv_out_len;
+use crate::float::Float;
+use rayon::prelude::*;
+
+/// The sizes of one pooling; build it with [`Pool2dGeometry::new`], which checks them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dGeometry {
+    /// Batch size times channels: the number of planes.
+    pub planes: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Window height.
+    pub kh: usize,
+    /// Window width.
+    pub kw: usize,
+    /// Stride `(h, w)`.
+    pub stride: (usize, usize),
+    /// Padding `(h, w)`.
+    pub padding: (usize, usize),
+    /// Dilation `(h, w)`.
+    pub dilation: (usize, usize),
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl Pool2dGeometry {
+    /// Checks the sizes and computes the output size; `None` if the window does not fit or a
+    /// padding exceeds half the window.
+    pub fn new(
+        planes: usize,
+        hw: (usize, usize),
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+        dilation: (usize, usize),
+    ) -> Option<Self> {
+        if padding.0 > kernel.0 / 2 || padding.1 > kernel.1 / 2 {
+            return None;
+        }
+        let oh = conv_out_len(hw.0, kernel.0, stride.0, padding.0, dilation.0)?;
+        let ow = conv_out_len(hw.1, kernel.1, stride.1, padding.1, dilation.1)?;
+        Some(Pool2dGeometry {
+            planes,
+            h: hw.0,
+            w: hw.1,
+            kh: kernel.0,
+            kw: kernel.1,
+            stride,
+            padding,
+            dilation,
+            oh,
+            ow,
+        })
+    }
+
+    /// The input positions of window `(oy, ox)` that are inside the input, as `y * w + x`.
+    #[inline]
+    fn window(&self, oy: usize, ox: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.kh).flat_map(move |i| {
+            let y = (oy * self.stride.0 + i * self.dilation.0) as isize - self.padding.0 as isize;
+            (0..self.kw).filter_map(move |j| {
+                let x =
+                    (ox * self.stride.1 + j * self.dilation.1) as isize - self.padding.1 as isize;
+                (y >= 0 && x >= 0 && y < self.h as isize && x < self.w as isize)
+                    .then(|| y as usize * self.w + x as usize)
+            })
+        })
+    }
+}
+
+fn planes_par<T: Float, U: Send>(
+    g: &Pool2dGeometry,
+    out: &mut [T],
+    extra: &mut [U],
+    f: impl Fn(usize, &mut [T], &mut [U]) + Sync + Send,
+) {
+    let po = g.oh * g.ow;
+    if po == 0 {
+        return;
+    }
+    if g.planes * g.h * g.w >= crate::parallel::PAR_THRESHOLD {
+        out.par_chunks_mut(po)
+            .zip(extra.par_chunks_mut(po.max(1)))
+            .enumerate()
+            .for_each(|(pl, (o, e))| f(pl, o, e));
+    } else {
+        for (pl, (o, e)) in out
+            .chunks_mut(po)
+            .zip(extra.chunks_mut(po.max(1)))
+            .enumerate()
+        {
+            f(pl, o, e);
+        }
+    }
+}
+
+/// Max pooling; `argmax[i]` receives the in-plane index `y * w + x` of each maximum (the first on
+/// ties, a NaN if one is in the window), for the backward pass.
+pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argmax: &mut [usize]) {
+    let (pi, po) = (g.h * g.w, g.oh * g.ow);
+    assert_eq!(input.len(), g.planes * pi, "max_pool2d: input length");
+    assert_eq!(out.len(), g.planes * po, "max_pool2d: output length");
+    assert_eq!(argmax.len(), g.planes * po, "max_pool2d: argmax length");
+    planes_par(g, out, argmax, |pl, o, am| {
+        let plane = &input[pl * pi..(pl + 1) * pi];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut best = usize::MAX;
+                let mut bv = T::NEG_INFINITY;
+                for at in g.window(oy, ox) {
+                    let v = plane[at];
+                    if best == usize::MAX || v > bv || (v.is_nan() && !bv.is_nan()) {
+                        best = at;
+                        bv = v;
+                    }
+                }
+                o[oy * g.ow + ox] = bv;
+                am[oy * g.ow + ox] = best;
+            }
+        }
+    });
+}
+
+/// Average pooling; the divisor is the window size when `count_include_pad`, else the number of
+/// input positions in the window.
+pub fn avg_pool2d<T: Float>(
+    g: &Pool2dGeometry,
+    input: &[T],
+    out: &mut [T],
+    count_include_pad: bool,
+) {
+    let (pi, po) = (g.h * g.w, g.oh * g.ow);
+    assert_eq!(input.len(), g.planes * pi, "avg_pool2d: input length");
+    assert_eq!(out.len(), g.planes * po, "avg_pool2d: output length");
+    let full = T::from_usize(g.kh * g.kw);
+    let mut none: Vec<()> = vec![(); out.len()];
+    planes_par(g, out, &mut none, |pl, o, _| {
+        let plane = &input[pl * pi..(pl + 1) * pi];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut s = T::ZERO;
+                let mut cnt = 0;
+                for at in g.window(oy, ox) {
+                    s += plane[at];
+                    cnt += 1;
+                }
+                let d = if count_include_pad {
+                    full
+                } else {
+                    T::from_usize(cnt)
+                };
+                o[oy * g.ow + ox] = s / d;
+            }
+        }
+    });
+}

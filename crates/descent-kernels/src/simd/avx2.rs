@@ -1,0 +1,63 @@
+//! AVX2+FMA variants, selected at run time.
+
+use crate::elementwise::{BinaryOp, UnaryOp, binary_row_body, unary_row_body};
+use crate::float::Float;
+use crate::reduce::{ReduceOp, reduce_row_body};
+
+#[target_feature(enable = "avx2,fma")]
+fn unary_row_target<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
+    unary_row_body(op, x, sx, out)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn binary_row_target<T: Float>(
+    op: BinaryOp,
+    a: &[T],
+    sa: usize,
+    b: &[T],
+    sb: usize,
+    out: &mut [T],
+) {
+    binary_row_body(op, a, sa, b, sb, out)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn reduce_row_target<T: Float>(op: ReduceOp, x: &[T]) -> T {
+    reduce_row_body(op, x)
+}
+
+fn assert_avx2() {
+    assert!(
+        crate::Isa::Avx2Fma.is_supported(),
+        "the AVX2+FMA path was asked for on a CPU without AVX2 and FMA"
+    );
+}
+
+/// The AVX2 variant of [`crate::elementwise::unary_row`].
+pub(crate) fn unary_row_avx2<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
+    assert_avx2();
+    // SAFETY: the only precondition of a `#[target_feature]` function is that the CPU has the
+    // features, which `assert_avx2` just checked; the body itself is safe code.
+    unsafe { unary_row_target(op, x, sx, out) }
+}
+
+/// The AVX2 variant of [`crate::elementwise::binary_row`].
+pub(crate) fn binary_row_avx2<T: Float>(
+    op: BinaryOp,
+    a: &[T],
+    sa: usize,
+    b: &[T],
+    sb: usize,
+    out: &mut [T],
+) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { binary_row_target(op, a, sa, b, sb, out) }
+}
+
+/// The AVX2 variant of the contiguous row reduction.
+pub(crate) fn reduce_row_avx2<T: Float>(op: ReduceOp, x: &[T]) -> T {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { reduce_row_target(op, x) }
+}

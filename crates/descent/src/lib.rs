@@ -1,0 +1,25 @@
+//! descent: a CPU-first reverse-mode automatic-differentiation tensor engine.
+//!
+//! This facade re-exports the crates of the workspace; `use descent::prelude::*;` brings in what
+//! a training script needs.
+//!
+//! ```
+//! use descent::prelude::*;
+//! let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+//! let y = (&x * 2.0).relu().sum_all();
+//! assert_eq!(y.item(), 20.0);
+//! ```
+#![forbid(unsafe_code)]
+
+pub use descent_core as core;
+pub use descent_kernels as kernels;
+
+/// What a training script needs, in one import.
+pub mod prelude {
+    pub use descent_core::{Conv2dParams, DType, Error, Pool2dParams, Result, Tensor};
+}
+
+/// The README's code blocks, compiled and run as doctests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
