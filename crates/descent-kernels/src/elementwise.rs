@@ -95,6 +95,10 @@ pub enum BinaryOp {
 #[inline(always)]
 fn map<T: Float>(x: &[T], sx: usize, out: &mut [T], f: impl Fn(T) -> T) {
     let n = out.len();
+    if n == 0 {
+        // No reads: `x` may be empty, even at stride 0.
+        return;
+    }
     if sx == 1 {
         for (o, &v) in out.iter_mut().zip(&x[..n]) {
             *o = f(v);
@@ -112,6 +116,10 @@ fn map<T: Float>(x: &[T], sx: usize, out: &mut [T], f: impl Fn(T) -> T) {
 #[inline(always)]
 fn zip<T: Float>(a: &[T], sa: usize, b: &[T], sb: usize, out: &mut [T], f: impl Fn(T, T) -> T) {
     let n = out.len();
+    if n == 0 {
+        // No reads: the inputs may be empty, even at stride 0.
+        return;
+    }
     match (sa, sb) {
         (1, 1) => {
             for ((o, &x), &y) in out.iter_mut().zip(&a[..n]).zip(&b[..n]) {

@@ -3,7 +3,11 @@
 //! Contract: window `(y, x)` covers input rows `y*stride_h + i*dilation_h - padding_h` for
 //! `i < kh` (likewise columns); positions outside the input are skipped by max pooling (they act
 //! as `-inf`) and count as zeros for average pooling when `count_include_pad` is set (PyTorch's
-//! default). The caller guarantees `padding <= k / 2`, so every window holds an input element.
+//! default). `padding <= k / 2` (checked by [`Pool2dGeometry::new`]) makes every window hold an
+//! input element only without dilation: a dilated window can fall entirely into the padding. Such
+//! a window gives `-inf` with argmax `usize::MAX` (max pooling) and `0` or, without
+//! `count_include_pad`, NaN (average pooling); callers that need a maximum for every window check
+//! [`Pool2dGeometry::windows_nonempty`].
 
 use crate::conv::conv_out_len;
 use crate::float::Float;
@@ -64,6 +68,27 @@ impl Pool2dGeometry {
         })
     }
 
+    /// Whether every window holds at least one input element. Always true without dilation
+    /// (for a non-empty input); a dilated window can fall entirely into the padding, e.g. width 1,
+    /// kernel 2, padding 1, dilation 2 reads columns -1 and 1 only.
+    pub fn windows_nonempty(&self) -> bool {
+        windows_hit(
+            self.h,
+            self.kh,
+            self.stride.0,
+            self.padding.0,
+            self.dilation.0,
+            self.oh,
+        ) && windows_hit(
+            self.w,
+            self.kw,
+            self.stride.1,
+            self.padding.1,
+            self.dilation.1,
+            self.ow,
+        )
+    }
+
     /// The input positions of window `(oy, ox)` that are inside the input, as `y * w + x`.
     #[inline]
     fn window(&self, oy: usize, ox: usize) -> impl Iterator<Item = usize> + '_ {
@@ -77,6 +102,16 @@ impl Pool2dGeometry {
             })
         })
     }
+}
+
+/// Whether each of the `out` windows along one axis has a tap inside `[0, len)`.
+fn windows_hit(len: usize, k: usize, stride: usize, pad: usize, dil: usize, out: usize) -> bool {
+    (0..out).all(|o| {
+        (0..k).any(|t| {
+            let v = o * stride + t * dil;
+            v >= pad && v - pad < len
+        })
+    })
 }
 
 fn planes_par<T: Float, U: Send>(

@@ -39,7 +39,8 @@ pub fn erf(x: f64) -> f64 {
     } else {
         1.0
     };
-    if x < 0.0 { -r } else { r }
+    // Sign bit, not `x < 0`: erf is odd, so erf(-0) = -0 (as libm and torch).
+    if x.is_sign_negative() { -r } else { r }
 }
 
 /// The exact GELU, `x * Phi(x) = x/2 * (1 + erf(x / sqrt 2))`, as PyTorch's default.

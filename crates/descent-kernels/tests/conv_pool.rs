@@ -1,0 +1,510 @@
+//! Convolution (`im2col`, `col2im`, `conv2d`) and pooling (`max_pool2d`, `avg_pool2d`) against
+//! naive loops written from the module contracts, on random small geometries (batch 1-3,
+//! channels 1-3, sizes 1-9, kernel 1-4, stride 1-3, padding 0-2, dilation 1-2).
+
+mod common;
+
+use common::{name, rel_err, rng};
+use descent_kernels::Float;
+use descent_kernels::conv::{self, Conv2dGeometry, col2im, conv2d, conv2d_reference, im2col};
+use descent_kernels::pool::{Pool2dGeometry, avg_pool2d, max_pool2d};
+use rand::Rng;
+use rand::rngs::StdRng;
+
+/// Input coordinate read by output coordinate `o` and kernel tap `t`, if inside `[0, len)`.
+fn tap(o: usize, t: usize, stride: usize, pad: usize, dil: usize, len: usize) -> Option<usize> {
+    let v = (o * stride + t * dil) as isize - pad as isize;
+    (v >= 0 && v < len as isize).then_some(v as usize)
+}
+
+/// Dilated kernel span fits the padded input: the contract of `Conv2dGeometry::new`.
+fn fits(len: usize, k: usize, pad: usize, dil: usize) -> bool {
+    dil * (k - 1) < len + 2 * pad
+}
+
+struct ConvCase {
+    input: [usize; 4],
+    weight: [usize; 4],
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+}
+
+fn random_conv(rng: &mut StdRng) -> ConvCase {
+    let (c_in, c_out) = (rng.random_range(1..=3), rng.random_range(1..=3));
+    ConvCase {
+        input: [
+            rng.random_range(1..=3),
+            c_in,
+            rng.random_range(1..=9),
+            rng.random_range(1..=9),
+        ],
+        weight: [
+            c_out,
+            c_in,
+            rng.random_range(1..=4),
+            rng.random_range(1..=4),
+        ],
+        stride: (rng.random_range(1..=3), rng.random_range(1..=3)),
+        padding: (rng.random_range(0..=2), rng.random_range(0..=2)),
+        dilation: (rng.random_range(1..=2), rng.random_range(1..=2)),
+    }
+}
+
+/// `conv2d` straight from the contract, in `f64`, independent of the crate's reference.
+fn naive_conv(g: &Conv2dGeometry, x: &[f64], w: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; g.n * g.c_out * g.oh * g.ow];
+    for n in 0..g.n {
+        for co in 0..g.c_out {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let mut s = 0.0;
+                    for ci in 0..g.c_in {
+                        for i in 0..g.kh {
+                            for j in 0..g.kw {
+                                let y = tap(oy, i, g.stride.0, g.padding.0, g.dilation.0, g.h);
+                                let xx = tap(ox, j, g.stride.1, g.padding.1, g.dilation.1, g.w);
+                                if let (Some(y), Some(xx)) = (y, xx) {
+                                    s += x[((n * g.c_in + ci) * g.h + y) * g.w + xx]
+                                        * w[((co * g.c_in + ci) * g.kh + i) * g.kw + j];
+                                }
+                            }
+                        }
+                    }
+                    out[((n * g.c_out + co) * g.oh + oy) * g.ow + ox] = s;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn conv_matches_reference<T: Float>(seed: u64) {
+    let mut rng = rng(seed);
+    let mut checked = 0;
+    for _ in 0..300 {
+        let c = random_conv(&mut rng);
+        let g = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation);
+        let expect = fits(c.input[2], c.weight[2], c.padding.0, c.dilation.0)
+            && fits(c.input[3], c.weight[3], c.padding.1, c.dilation.1);
+        assert_eq!(
+            g.is_some(),
+            expect,
+            "geometry {:?}",
+            (c.input, c.weight, c.padding)
+        );
+        let Some(g) = g else { continue };
+        let want_oh =
+            (c.input[2] + 2 * c.padding.0 - c.dilation.0 * (c.weight[2] - 1) - 1) / c.stride.0 + 1;
+        assert_eq!(g.oh, want_oh, "output height");
+        let x: Vec<T> = common::uniform(&mut rng, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+        let w: Vec<T> = common::uniform(&mut rng, g.c_out * g.k(), -1.0, 1.0);
+        let mut out = vec![T::from_f64(f64::NAN); g.n * g.c_out * g.p()];
+        conv2d(&g, &x, &w, &mut out);
+        let want = conv2d_reference(&g, &x, &w);
+        let xf: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
+        let wf: Vec<f64> = w.iter().map(|v| v.to_f64()).collect();
+        let naive = naive_conv(&g, &xf, &wf);
+        assert!(
+            rel_err(&naive, &want) < 1e-14,
+            "conv2d_reference vs contract: {g:?}"
+        );
+        let tol = if T::BYTES == 4 { 1e-5 } else { 1e-12 };
+        let err = rel_err(&out, &want);
+        assert!(
+            err < tol,
+            "{} conv2d {g:?}: relative error {err}",
+            name::<T>()
+        );
+        checked += 1;
+    }
+    assert!(checked > 100, "too few valid geometries: {checked}");
+}
+
+#[test]
+fn conv2d_matches_reference() {
+    conv_matches_reference::<f32>(51);
+    conv_matches_reference::<f64>(52);
+}
+
+/// `Conv2dGeometry::new` refuses kernels larger than the padded input, channel mismatches and
+/// zero strides or dilations.
+#[test]
+fn conv_geometry_rejects_what_does_not_fit() {
+    let ok = Conv2dGeometry::new([1, 2, 5, 5], [3, 2, 3, 3], (1, 1), (0, 0), (1, 1)).unwrap();
+    assert_eq!((ok.oh, ok.ow, ok.k(), ok.p()), (3, 3, 18, 9));
+    // Exactly fitting: span 5 on a padded 5.
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 3, 3], (1, 1), (1, 1), (2, 2)).is_some());
+    // Dilated kernel (span 5) larger than the padded input (3 + 2 * 0).
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 3, 3], (1, 1), (0, 0), (2, 2)).is_none());
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 4, 1], (1, 1), (0, 0), (1, 1)).is_none());
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 2, 1, 1], (1, 1), (0, 0), (1, 1)).is_none());
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 1, 1], (0, 1), (0, 0), (1, 1)).is_none());
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 1, 1], (1, 1), (0, 0), (1, 0)).is_none());
+    assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 0, 1], (1, 1), (0, 0), (1, 1)).is_none());
+    assert_eq!(conv::conv_out_len(7, 3, 2, 1, 1), Some(4));
+}
+
+/// `im2col` against its definition: `cols[(c, i, j), (oy, ox)] = x[c, y, x]` or 0 off the input.
+#[test]
+fn im2col_matches_definition() {
+    let mut rng = rng(53);
+    for _ in 0..200 {
+        let c = random_conv(&mut rng);
+        let Some(g) = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation)
+        else {
+            continue;
+        };
+        let x: Vec<f64> = common::uniform(&mut rng, g.c_in * g.h * g.w, -1.0, 1.0);
+        let mut cols = vec![f64::NAN; g.k() * g.p()];
+        im2col(&g, &x, &mut cols);
+        for ci in 0..g.c_in {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let row = (ci * g.kh + i) * g.kw + j;
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let y = tap(oy, i, g.stride.0, g.padding.0, g.dilation.0, g.h);
+                            let xx = tap(ox, j, g.stride.1, g.padding.1, g.dilation.1, g.w);
+                            let want = match (y, xx) {
+                                (Some(y), Some(xx)) => x[(ci * g.h + y) * g.w + xx],
+                                _ => 0.0,
+                            };
+                            assert_eq!(cols[row * g.p() + oy * g.ow + ox], want, "{g:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `col2im` is the adjoint of `im2col`: `<im2col(x), y> = <x, col2im(y)>`; and it accumulates.
+#[test]
+fn col2im_is_the_adjoint_of_im2col() {
+    let mut rng = rng(54);
+    let mut checked = 0;
+    for _ in 0..300 {
+        let c = random_conv(&mut rng);
+        let Some(g) = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation)
+        else {
+            continue;
+        };
+        let x: Vec<f64> = common::uniform(&mut rng, g.c_in * g.h * g.w, -1.0, 1.0);
+        let y: Vec<f64> = common::uniform(&mut rng, g.k() * g.p(), -1.0, 1.0);
+        let mut cols = vec![0.0; g.k() * g.p()];
+        im2col(&g, &x, &mut cols);
+        let mut back = vec![0.0; x.len()];
+        col2im(&g, &y, &mut back);
+        let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+        let scale: f64 = cols.iter().zip(&y).map(|(a, b)| (a * b).abs()).sum::<f64>() + 1.0;
+        assert!((lhs - rhs).abs() <= 1e-12 * scale, "{g:?}: {lhs} vs {rhs}");
+        // Accumulation: col2im into z adds col2im(y) to z.
+        let z: Vec<f64> = common::uniform(&mut rng, x.len(), -1.0, 1.0);
+        let mut acc = z.clone();
+        col2im(&g, &y, &mut acc);
+        for i in 0..z.len() {
+            assert!(
+                (acc[i] - (z[i] + back[i])).abs() < 1e-12,
+                "{g:?}: accumulation at {i}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 100);
+}
+
+/// A batched convolution is the per-sample convolutions, bit for bit, on any thread count.
+#[test]
+fn conv2d_parallel_equals_serial() {
+    let g = Conv2dGeometry::new([6, 3, 19, 17], [4, 3, 3, 3], (1, 2), (1, 1), (1, 1)).unwrap();
+    let mut rng = rng(55);
+    let x: Vec<f32> = common::uniform(&mut rng, 6 * 3 * 19 * 17, -1.0, 1.0);
+    let w: Vec<f32> = common::uniform(&mut rng, 4 * 27, -1.0, 1.0);
+    common::assert_thread_count_invariant("conv2d", || {
+        let mut out = vec![0.0f32; g.n * g.c_out * g.p()];
+        conv2d(&g, &x, &w, &mut out);
+        out
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling.
+
+struct PoolCase {
+    planes: usize,
+    hw: (usize, usize),
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+}
+
+fn random_pool(rng: &mut StdRng) -> PoolCase {
+    PoolCase {
+        planes: rng.random_range(1..=4),
+        hw: (rng.random_range(1..=9), rng.random_range(1..=9)),
+        kernel: (rng.random_range(1..=4), rng.random_range(1..=4)),
+        stride: (rng.random_range(1..=3), rng.random_range(1..=3)),
+        padding: (rng.random_range(0..=2), rng.random_range(0..=2)),
+        dilation: (rng.random_range(1..=2), rng.random_range(1..=2)),
+    }
+}
+
+fn pool_geometry(c: &PoolCase) -> Option<Pool2dGeometry> {
+    Pool2dGeometry::new(c.planes, c.hw, c.kernel, c.stride, c.padding, c.dilation)
+}
+
+/// The in-plane positions `y * w + x` of window `(oy, ox)` inside the input, in `(i, j)` order.
+fn window(g: &Pool2dGeometry, oy: usize, ox: usize) -> Vec<usize> {
+    let mut v = vec![];
+    for i in 0..g.kh {
+        for j in 0..g.kw {
+            let y = tap(oy, i, g.stride.0, g.padding.0, g.dilation.0, g.h);
+            let x = tap(ox, j, g.stride.1, g.padding.1, g.dilation.1, g.w);
+            if let (Some(y), Some(x)) = (y, x) {
+                v.push(y * g.w + x);
+            }
+        }
+    }
+    v
+}
+
+/// Naive max pooling: the first maximum on ties, the first NaN if there is one.
+fn naive_max(g: &Pool2dGeometry, x: &[f64]) -> (Vec<f64>, Vec<usize>) {
+    let (mut out, mut arg) = (vec![], vec![]);
+    for pl in 0..g.planes {
+        let plane = &x[pl * g.h * g.w..(pl + 1) * g.h * g.w];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let win = window(g, oy, ox);
+                if win.is_empty() {
+                    // Documented: a window entirely in the padding has no element.
+                    out.push(f64::NEG_INFINITY);
+                    arg.push(usize::MAX);
+                    continue;
+                }
+                let best = match win.iter().find(|&&p| plane[p].is_nan()) {
+                    Some(&p) => p,
+                    None => {
+                        let mut best = win[0];
+                        for &p in &win[1..] {
+                            if plane[p] > plane[best] {
+                                best = p;
+                            }
+                        }
+                        best
+                    }
+                };
+                out.push(plane[best]);
+                arg.push(best);
+            }
+        }
+    }
+    (out, arg)
+}
+
+fn naive_avg(g: &Pool2dGeometry, x: &[f64], count_include_pad: bool) -> Vec<f64> {
+    let mut out = vec![];
+    for pl in 0..g.planes {
+        let plane = &x[pl * g.h * g.w..(pl + 1) * g.h * g.w];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let win = window(g, oy, ox);
+                let s: f64 = win.iter().map(|&p| plane[p]).sum();
+                let d = if count_include_pad {
+                    g.kh * g.kw
+                } else {
+                    win.len()
+                };
+                out.push(s / d as f64);
+            }
+        }
+    }
+    out
+}
+
+/// `Pool2dGeometry::new` accepts exactly the geometries whose padding is at most half the
+/// window and whose dilated window fits the padded input; `windows_nonempty` says whether every
+/// window holds an input element (not so when a dilated window falls into the padding), and
+/// empty windows give the documented values.
+#[test]
+fn pool_geometry_accepts_exactly_the_fitting_windows() {
+    let mut rng = rng(61);
+    let mut empty_seen = 0;
+    for _ in 0..3000 {
+        let mut c = random_pool(&mut rng);
+        c.dilation = (rng.random_range(1..=3), rng.random_range(1..=3));
+        if rng.random_range(0..10) == 0 {
+            c.hw.0 = 0;
+        }
+        let fit = c.padding.0 <= c.kernel.0 / 2
+            && c.padding.1 <= c.kernel.1 / 2
+            && fits(c.hw.0, c.kernel.0, c.padding.0, c.dilation.0)
+            && fits(c.hw.1, c.kernel.1, c.padding.1, c.dilation.1);
+        let g = pool_geometry(&c);
+        assert_eq!(
+            g.is_some(),
+            fit,
+            "hw {:?} kernel {:?} stride {:?} padding {:?} dilation {:?}",
+            c.hw,
+            c.kernel,
+            c.stride,
+            c.padding,
+            c.dilation
+        );
+        let Some(g) = g else { continue };
+        let nonempty = (0..g.oh).all(|oy| (0..g.ow).all(|ox| !window(&g, oy, ox).is_empty()));
+        assert_eq!(g.windows_nonempty(), nonempty, "{g:?}");
+        if c.dilation == (1, 1) && c.hw.0 > 0 {
+            assert!(nonempty, "{g:?}: an undilated window is never empty");
+        }
+        if !nonempty {
+            empty_seen += 1;
+            let x = vec![1.0f32; g.planes * g.h * g.w];
+            let po = g.planes * g.oh * g.ow;
+            let (mut out, mut arg) = (vec![0.0f32; po], vec![0usize; po]);
+            max_pool2d(&g, &x, &mut out, &mut arg);
+            let (mut inc, mut exc) = (vec![7.0f32; po], vec![7.0f32; po]);
+            avg_pool2d(&g, &x, &mut inc, true);
+            avg_pool2d(&g, &x, &mut exc, false);
+            for pl in 0..g.planes {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let at = (pl * g.oh + oy) * g.ow + ox;
+                        if window(&g, oy, ox).is_empty() {
+                            assert_eq!((out[at], arg[at]), (f32::NEG_INFINITY, usize::MAX));
+                            assert!(inc[at] == 0.0 && exc[at].is_nan(), "{g:?}");
+                        } else {
+                            assert!(out[at] == 1.0 && arg[at] < g.h * g.w, "{g:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        empty_seen > 10,
+        "too few geometries with empty windows: {empty_seen}"
+    );
+}
+
+fn max_pool_matches_reference<T: Float>(seed: u64) {
+    let mut rng = rng(seed);
+    let mut checked = 0;
+    for case in 0..400 {
+        let c = random_pool(&mut rng);
+        let Some(g) = pool_geometry(&c) else { continue };
+        let n = g.planes * g.h * g.w;
+        // Small integers (many ties), and now and then a NaN or an infinity.
+        let mut x: Vec<T> = common::discrete(&mut rng, n);
+        if case % 3 == 0 {
+            for v in x.iter_mut() {
+                match rng.random_range(0..12) {
+                    0 => *v = T::from_f64(f64::NAN),
+                    1 => *v = T::NEG_INFINITY,
+                    _ => {}
+                }
+            }
+        }
+        let xf: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
+        let (want, want_arg) = naive_max(&g, &xf);
+        let mut out = vec![T::from_f64(-7777.25); g.planes * g.oh * g.ow];
+        let mut arg = vec![usize::MAX; out.len()];
+        max_pool2d(&g, &x, &mut out, &mut arg);
+        let what = format!("{} max_pool2d {g:?}", name::<T>());
+        common::assert_all_close(&out, &want, 0.0, 0.0, &what);
+        assert_eq!(arg, want_arg, "{what}: argmax");
+        checked += 1;
+    }
+    assert!(checked > 100, "too few valid geometries: {checked}");
+}
+
+#[test]
+fn max_pool2d_matches_reference_first_max_on_ties() {
+    max_pool_matches_reference::<f32>(62);
+    max_pool_matches_reference::<f64>(63);
+}
+
+fn avg_pool_matches_reference<T: Float>(seed: u64) {
+    let mut rng = rng(seed);
+    let tol = if T::BYTES == 4 { 1e-6 } else { 1e-14 };
+    for _ in 0..400 {
+        let mut c = random_pool(&mut rng);
+        c.dilation = (1, 1); // as torch's avg_pool2d
+        let Some(g) = pool_geometry(&c) else { continue };
+        let x: Vec<T> = common::uniform(&mut rng, g.planes * g.h * g.w, -1.0, 1.0);
+        let xf: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
+        for include in [true, false] {
+            let mut out = vec![T::from_f64(-7777.25); g.planes * g.oh * g.ow];
+            avg_pool2d(&g, &x, &mut out, include);
+            let want = naive_avg(&g, &xf, include);
+            let what = format!("{} avg_pool2d include_pad={include} {g:?}", name::<T>());
+            common::assert_all_close(&out, &want, tol, tol, &what);
+        }
+    }
+}
+
+#[test]
+fn avg_pool2d_matches_reference_with_and_without_padding_count() {
+    avg_pool_matches_reference::<f32>(64);
+    avg_pool_matches_reference::<f64>(65);
+}
+
+/// A hand-checked case: 4x4 with a 3x3 window, padding 1, stride 2.
+#[test]
+fn pooling_hand_checked() {
+    let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+    let g = Pool2dGeometry::new(1, (4, 4), (3, 3), (2, 2), (1, 1), (1, 1)).unwrap();
+    assert_eq!((g.oh, g.ow), (2, 2));
+    let (mut out, mut arg) = (vec![0.0; 4], vec![0; 4]);
+    max_pool2d(&g, &x, &mut out, &mut arg);
+    assert_eq!(out, [5.0, 7.0, 13.0, 15.0]);
+    assert_eq!(arg, [5, 7, 13, 15]);
+    avg_pool2d(&g, &x, &mut out, true);
+    // Window (0, 0) covers rows -1..=1, cols -1..=1: 0 + 1 + 4 + 5 over 9, or over 4.
+    assert_eq!(out[0], 10.0 / 9.0);
+    avg_pool2d(&g, &x, &mut out, false);
+    assert_eq!(out[0], 2.5);
+    // All equal: the first position wins.
+    let x = [3.0f64; 16];
+    let g = Pool2dGeometry::new(1, (4, 4), (2, 2), (2, 2), (0, 0), (1, 1)).unwrap();
+    let (mut out, mut arg) = (vec![0.0; 4], vec![0; 4]);
+    max_pool2d(&g, &x, &mut out, &mut arg);
+    assert_eq!(arg, [0, 2, 8, 10]);
+    // Windows entirely in the padding: width 1, kernel 2, padding 1, dilation 2 reads columns
+    // -1 and 1 only; an empty input likewise. Accepted, but flagged.
+    let g = Pool2dGeometry::new(1, (4, 1), (1, 2), (1, 1), (0, 1), (1, 2)).unwrap();
+    assert!(!g.windows_nonempty());
+    let g = Pool2dGeometry::new(1, (0, 4), (2, 2), (1, 1), (1, 1), (1, 1)).unwrap();
+    assert!(!g.windows_nonempty());
+    assert!(
+        Pool2dGeometry::new(1, (4, 4), (3, 3), (1, 1), (1, 1), (2, 2))
+            .unwrap()
+            .windows_nonempty()
+    );
+    // Padding over half the window is refused.
+    assert!(Pool2dGeometry::new(1, (4, 4), (3, 3), (1, 1), (2, 2), (1, 1)).is_none());
+}
+
+/// Pooling over many planes splits planes over threads: same bits on any thread count.
+#[test]
+fn pooling_parallel_equals_serial() {
+    let g = Pool2dGeometry::new(24, (40, 37), (3, 3), (2, 2), (1, 1), (1, 1)).unwrap();
+    let mut rng = rng(66);
+    let x: Vec<f32> = common::uniform(&mut rng, 24 * 40 * 37, -1.0, 1.0);
+    assert!(x.len() >= descent_kernels::parallel::PAR_THRESHOLD);
+    common::assert_thread_count_invariant("max_pool2d", || {
+        let mut out = vec![0.0f32; 24 * g.oh * g.ow];
+        let mut arg = vec![0usize; out.len()];
+        max_pool2d(&g, &x, &mut out, &mut arg);
+        out.extend(arg.iter().map(|&a| a as f32));
+        out
+    });
+    common::assert_thread_count_invariant("avg_pool2d", || {
+        let mut out = vec![0.0f32; 24 * g.oh * g.ow];
+        avg_pool2d(&g, &x, &mut out, false);
+        out
+    });
+}
