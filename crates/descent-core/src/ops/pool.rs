@@ -87,7 +87,7 @@ fn geometry(op: &'static str, x: &Tensor, p: &Pool2dParams) -> Result<Pool2dGeom
             ),
         ));
     }
-    Pool2dGeometry::new(
+    let g = Pool2dGeometry::new(
         s[0] * s[1],
         (s[2], s[3]),
         to(p.kernel),
@@ -104,7 +104,28 @@ fn geometry(op: &'static str, x: &Tensor, p: &Pool2dParams) -> Result<Pool2dGeom
                 p.kernel, p.dilation, p.padding, s
             ),
         )
-    })
+    })?;
+    // With dilation a window can fall entirely in the padding (e.g. size 2, kernel 2, padding 1,
+    // dilation 3 reads only -1 and 2): it would have no maximum and no argmax.
+    let covers = |out: usize, len: usize, a: usize| {
+        (0..out).all(|o| {
+            (0..p.kernel[a]).any(|i| {
+                let at = o * p.stride[a] + i * p.dilation[a];
+                at >= p.padding[a] && at - p.padding[a] < len
+            })
+        })
+    };
+    if !covers(g.oh, s[2], 0) || !covers(g.ow, s[3], 1) {
+        return Err(invalid(
+            op,
+            format!(
+                "window {:?} (dilation {:?}, padding {:?}) has a position lying entirely in the \
+                 padding of input {:?}",
+                p.kernel, p.dilation, p.padding, s
+            ),
+        ));
+    }
+    Ok(g)
 }
 
 impl Tensor {
