@@ -84,6 +84,24 @@ pub enum Error {
         /// What is wrong, with the values.
         message: String,
     },
+    /// An op or `backward` on a tape that an earlier `backward` already consumed.
+    TapeConsumed {
+        /// The op, or `backward`.
+        op: &'static str,
+    },
+    /// An op or `backward` on a variable whose tape has been dropped.
+    TapeDropped {
+        /// The op, or `backward`.
+        op: &'static str,
+    },
+    /// Variables of two different tapes combined in one op.
+    MixedTapes {
+        /// The op.
+        op: &'static str,
+    },
+    /// A non-finite value found by anomaly mode; the report names the op, its tape position,
+    /// its input shapes and the user's source line.
+    Anomaly(Box<crate::tape::Anomaly>),
 }
 
 impl fmt::Display for Error {
@@ -121,6 +139,22 @@ impl fmt::Display for Error {
                 "{op}: index {index} is out of range for axis {axis} of size {size} (indices must be whole numbers in 0..{size})"
             ),
             Error::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
+            Error::TapeConsumed { op } => write!(
+                f,
+                "{op}: the tape was already consumed by backward(); record each step on a fresh \
+                 Tape::new() (or call tape.reset())"
+            ),
+            Error::TapeDropped { op } => write!(
+                f,
+                "{op}: the tape this variable was recorded on has been dropped; keep the Tape \
+                 alive until backward()"
+            ),
+            Error::MixedTapes { op } => write!(
+                f,
+                "{op}: the operands were recorded on two different tapes; record one forward \
+                 pass on one tape"
+            ),
+            Error::Anomaly(a) => write!(f, "{a}"),
         }
     }
 }

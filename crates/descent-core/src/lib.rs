@@ -13,20 +13,31 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod backward;
 pub mod creation;
 pub mod dtype;
 pub mod error;
+pub mod gradcheck;
+pub mod gradients;
 pub mod ops;
+pub mod param;
 pub mod shape;
 mod storage;
+pub mod tape;
 pub mod tensor;
+pub mod var;
 
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
+pub use gradcheck::{GradcheckConfig, GradcheckFailure, GradcheckReport, gradcheck};
+pub use gradients::Gradients;
 pub use ops::conv::Conv2dParams;
 pub use ops::pool::Pool2dParams;
 pub use ops::view::ShapeArg;
+pub use param::{Param, ParamId, Params};
 pub use shape::{Layout, Shape};
 #[doc(hidden)]
 pub use storage::Storage;
+pub use tape::{Anomaly, OpProfile, Phase, Tape};
 pub use tensor::Tensor;
+pub use var::Var;

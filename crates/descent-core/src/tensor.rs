@@ -230,6 +230,26 @@ impl Tensor {
     pub fn nbytes(&self) -> usize {
         self.numel() * self.dtype().size()
     }
+
+    /// Whether every element is finite (no NaN, no infinity).
+    pub fn all_finite(&self) -> bool {
+        self.first_non_finite().is_none()
+    }
+
+    /// `Some("NaN")` or `Some("inf")` for the first non-finite element, `None` if all are finite.
+    pub(crate) fn first_non_finite(&self) -> Option<&'static str> {
+        with_dtype!(self.dtype(), T => {
+            let e = self.elements::<T>();
+            e.iter().find(|v| !v.is_finite()).map(|v| if v.is_nan() { "NaN" } else { "inf" })
+        })
+    }
+}
+
+impl From<&Tensor> for Tensor {
+    /// A cheap clone (the buffer is shared), so APIs taking `impl Into<Tensor>` accept `&Tensor`.
+    fn from(t: &Tensor) -> Tensor {
+        t.clone()
+    }
 }
 
 impl fmt::Debug for Tensor {

@@ -238,3 +238,106 @@ pub fn conv2d_reference<T: Float>(g: &Conv2dGeometry, input: &[T], weight: &[T])
     }
     out
 }
+
+/// The gradient of [`conv2d`] with respect to its input: `grad_in` `[n, c_in, h, w]` from
+/// `grad_out` `[n, c_out, oh, ow]` and `weight`. Per sample, `cols = W^T grad_out` (one GEMM with
+/// `W` read transposed through its strides) and [`col2im`] folds the columns back. Parallel over
+/// the batch; `grad_in` is overwritten.
+pub fn conv2d_backward_input<T: Float>(
+    g: &Conv2dGeometry,
+    weight: &[T],
+    grad_out: &[T],
+    grad_in: &mut [T],
+) {
+    assert_eq!(
+        weight.len(),
+        g.c_out * g.k(),
+        "conv2d_backward_input: weight length"
+    );
+    assert_eq!(
+        grad_out.len(),
+        g.n * g.c_out * g.p(),
+        "conv2d_backward_input: grad_out length"
+    );
+    assert_eq!(
+        grad_in.len(),
+        g.n * g.c_in * g.h * g.w,
+        "conv2d_backward_input: grad_in length"
+    );
+    let sample_in = g.c_in * g.h * g.w;
+    if sample_in == 0 {
+        return;
+    }
+    let sample_out = g.c_out * g.p();
+    let (k, p) = (g.k(), g.p());
+    let one = |(s, gin): (usize, &mut [T])| {
+        gin.iter_mut().for_each(|v| *v = T::ZERO);
+        let mut cols = vec![T::ZERO; k * p];
+        let wt = MatRef {
+            data: weight,
+            offset: 0,
+            rs: 1,
+            cs: k,
+        };
+        let go = MatRef {
+            data: &grad_out[s * sample_out..(s + 1) * sample_out],
+            offset: 0,
+            rs: p,
+            cs: 1,
+        };
+        gemm(k, g.c_out, p, wt, go, &mut cols);
+        col2im(g, &cols, gin);
+    };
+    if g.n > 1 && rayon::current_num_threads() > 1 {
+        grad_in.par_chunks_mut(sample_in).enumerate().for_each(one);
+    } else {
+        grad_in.chunks_mut(sample_in).enumerate().for_each(one);
+    }
+}
+
+/// The gradient of [`conv2d`] with respect to its weight: `grad_w` `[c_out, c_in, kh, kw]` =
+/// `sum_n grad_out_n cols_n^T`, accumulated sample by sample in batch order (so the result does
+/// not depend on the thread count; each GEMM is itself parallel). `grad_w` is overwritten.
+pub fn conv2d_backward_weight<T: Float>(
+    g: &Conv2dGeometry,
+    input: &[T],
+    grad_out: &[T],
+    grad_w: &mut [T],
+) {
+    assert_eq!(
+        input.len(),
+        g.n * g.c_in * g.h * g.w,
+        "conv2d_backward_weight: input length"
+    );
+    assert_eq!(
+        grad_out.len(),
+        g.n * g.c_out * g.p(),
+        "conv2d_backward_weight: grad_out length"
+    );
+    assert_eq!(
+        grad_w.len(),
+        g.c_out * g.k(),
+        "conv2d_backward_weight: grad_w length"
+    );
+    grad_w.iter_mut().for_each(|v| *v = T::ZERO);
+    let sample_in = g.c_in * g.h * g.w;
+    let sample_out = g.c_out * g.p();
+    let (k, p) = (g.k(), g.p());
+    let mut cols = vec![T::ZERO; k * p];
+    for s in 0..g.n {
+        im2col(g, &input[s * sample_in..(s + 1) * sample_in], &mut cols);
+        let go = MatRef {
+            data: &grad_out[s * sample_out..(s + 1) * sample_out],
+            offset: 0,
+            rs: p,
+            cs: 1,
+        };
+        let ct = MatRef {
+            data: &cols,
+            offset: 0,
+            rs: 1,
+            cs: p,
+        };
+        crate::matmul::gemm_acc(g.c_out, p, k, go, ct, grad_w);
+    }
+}

@@ -16,11 +16,13 @@
 pub mod conv;
 pub mod cpu_features;
 pub mod elementwise;
+pub mod elementwise_grad;
 mod float;
 pub mod matmul;
 pub mod parallel;
 pub mod pool;
 pub mod reduce;
+pub mod scatter;
 mod simd;
 pub mod softmax;
 pub mod special;

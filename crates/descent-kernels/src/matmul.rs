@@ -3,7 +3,8 @@
 //! Contract: `C <- A B` where `A` is `m x k`, `B` is `k x n` and `C` is `m x n` row-major
 //! contiguous. `A[i, p] = a.data[a.offset + i * a.rs + p * a.cs]`, likewise `B`; any strides
 //! (transposed views, stride 0 for broadcast) are passed through to the packing routines.
-//! `C` is never read: it may hold anything, NaN included. With `k = 0`, `C` is all zeros.
+//! [`gemm`] never reads `C`: it may hold anything, NaN included; with `k = 0`, `C` is all zeros.
+//! [`gemm_acc`] adds the product to `C` instead.
 
 use crate::float::Float;
 
@@ -48,6 +49,34 @@ pub fn gemm<T: Float>(
     b: MatRef<'_, T>,
     c: &mut [T],
 ) {
+    gemm_beta(m, k, n, a, b, false, c);
+}
+
+/// `C <- A B + C`: as [`gemm`], but adding the product to what `c` holds (the backward pass
+/// accumulates weight gradients over a batch this way, without a temporary).
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_acc<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    c: &mut [T],
+) {
+    gemm_beta(m, k, n, a, b, true, c);
+}
+
+fn gemm_beta<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    accumulate: bool,
+    c: &mut [T],
+) {
     assert_eq!(c.len(), m * n, "gemm: output length");
     check("A", m, k, &a);
     check("B", k, n, &b);
@@ -55,14 +84,17 @@ pub fn gemm<T: Float>(
         return;
     }
     if k == 0 {
-        c.iter_mut().for_each(|v| *v = T::ZERO);
+        if !accumulate {
+            c.iter_mut().for_each(|v| *v = T::ZERO);
+        }
         return;
     }
     // SAFETY: `check` proved that the largest index read through A's and B's strides is inside
     // their slices (all strides are non-negative, so the largest index is at [rows-1, cols-1]),
     // and the offset pointers are therefore in bounds too; `c` is an exclusive borrow of exactly
-    // m * n elements written row-major (rsc = n, csc = 1), so it cannot alias A or B; beta = 0, so
-    // matrixmultiply does not read C. Strides fit in isize (checked).
+    // m * n elements written row-major (rsc = n, csc = 1), so it cannot alias A or B; with
+    // beta = 0 matrixmultiply does not read C, with beta = 1 it reads the initialized elements of
+    // that same borrow. Strides fit in isize (checked).
     unsafe {
         T::gemm_raw(
             m,
@@ -75,7 +107,7 @@ pub fn gemm<T: Float>(
             b.data.as_ptr().add(b.offset),
             b.rs as isize,
             b.cs as isize,
-            T::ZERO,
+            if accumulate { T::ONE } else { T::ZERO },
             c.as_mut_ptr(),
             n as isize,
             1,

@@ -200,3 +200,97 @@ pub fn avg_pool2d<T: Float>(
         }
     });
 }
+
+/// The gradient of [`max_pool2d`]: each output gradient is added to the input position its
+/// `argmax` names (windows entirely in the padding, `usize::MAX`, send nothing). `grad_in` is
+/// overwritten. Parallel over planes.
+pub fn max_pool2d_backward<T: Float>(
+    g: &Pool2dGeometry,
+    argmax: &[usize],
+    grad_out: &[T],
+    grad_in: &mut [T],
+) {
+    let (pi, po) = (g.h * g.w, g.oh * g.ow);
+    assert_eq!(
+        argmax.len(),
+        g.planes * po,
+        "max_pool2d_backward: argmax length"
+    );
+    assert_eq!(
+        grad_out.len(),
+        g.planes * po,
+        "max_pool2d_backward: grad_out length"
+    );
+    assert_eq!(
+        grad_in.len(),
+        g.planes * pi,
+        "max_pool2d_backward: grad_in length"
+    );
+    if pi == 0 {
+        return;
+    }
+    let one = |(pl, gin): (usize, &mut [T])| {
+        gin.iter_mut().for_each(|v| *v = T::ZERO);
+        let (am, go) = (
+            &argmax[pl * po..(pl + 1) * po],
+            &grad_out[pl * po..(pl + 1) * po],
+        );
+        for (&at, &gv) in am.iter().zip(go) {
+            if at != usize::MAX {
+                gin[at] += gv;
+            }
+        }
+    };
+    if g.planes * pi >= crate::parallel::PAR_THRESHOLD {
+        grad_in.par_chunks_mut(pi).enumerate().for_each(one);
+    } else {
+        grad_in.chunks_mut(pi).enumerate().for_each(one);
+    }
+}
+
+/// The gradient of [`avg_pool2d`]: each output gradient, divided by its window's divisor, is
+/// added to every input position of the window. `grad_in` is overwritten.
+pub fn avg_pool2d_backward<T: Float>(
+    g: &Pool2dGeometry,
+    grad_out: &[T],
+    grad_in: &mut [T],
+    count_include_pad: bool,
+) {
+    let (pi, po) = (g.h * g.w, g.oh * g.ow);
+    assert_eq!(
+        grad_out.len(),
+        g.planes * po,
+        "avg_pool2d_backward: grad_out length"
+    );
+    assert_eq!(
+        grad_in.len(),
+        g.planes * pi,
+        "avg_pool2d_backward: grad_in length"
+    );
+    if pi == 0 {
+        return;
+    }
+    let full = T::from_usize(g.kh * g.kw);
+    let one = |(pl, gin): (usize, &mut [T])| {
+        gin.iter_mut().for_each(|v| *v = T::ZERO);
+        let go = &grad_out[pl * po..(pl + 1) * po];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let d = if count_include_pad {
+                    full
+                } else {
+                    T::from_usize(g.window(oy, ox).count())
+                };
+                let share = go[oy * g.ow + ox] / d;
+                for at in g.window(oy, ox) {
+                    gin[at] += share;
+                }
+            }
+        }
+    };
+    if g.planes * pi >= crate::parallel::PAR_THRESHOLD {
+        grad_in.par_chunks_mut(pi).enumerate().for_each(one);
+    } else {
+        grad_in.chunks_mut(pi).enumerate().for_each(one);
+    }
+}

@@ -16,7 +16,10 @@ pub use descent_kernels as kernels;
 
 /// What a training script needs, in one import.
 pub mod prelude {
-    pub use descent_core::{Conv2dParams, DType, Error, Pool2dParams, Result, Tensor};
+    pub use descent_core::{
+        Conv2dParams, DType, Error, GradcheckConfig, Gradients, Param, Params, Pool2dParams,
+        Result, Tape, Tensor, Var, gradcheck,
+    };
 }
 
 /// The README's code blocks, compiled and run as doctests so they stay true.

@@ -10,8 +10,10 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, or_panic};
-use crate::shape::broadcast_shapes;
+use crate::ops::{GradsIn, Op};
+use crate::shape::{Shape, broadcast_shapes};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::{BinaryOp, Float, isa, strided};
 
 impl Tensor {
@@ -154,6 +156,243 @@ impl std::ops::Neg for Tensor {
     type Output = Tensor;
     fn neg(self) -> Tensor {
         Tensor::neg(&self)
+    }
+}
+
+/// The backward rule of the binary ops. Each input's gradient is computed at the broadcast
+/// shape, then summed back to the input's shape ([`Tensor::try_sum_to`]).
+pub(crate) struct BinaryNode {
+    pub(crate) op: BinaryOp,
+    /// The inputs and the output, each saved only if the rule reads it.
+    pub(crate) a: Option<Tensor>,
+    pub(crate) b: Option<Tensor>,
+    pub(crate) y: Option<Tensor>,
+    pub(crate) a_shape: Shape,
+    pub(crate) b_shape: Shape,
+}
+
+/// Which of `(a, b, y)` the backward rule of `op` reads.
+fn binary_saves(op: BinaryOp) -> (bool, bool, bool) {
+    match op {
+        BinaryOp::Add | BinaryOp::Sub => (false, false, false),
+        BinaryOp::Mul => (true, true, false),
+        BinaryOp::Div => (false, true, true),
+        BinaryOp::Pow => (true, true, true),
+        _ => (true, true, false),
+    }
+}
+
+impl BinaryNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        let (need_a, need_b) = (grads.needs(0), grads.needs(1));
+        let saved = |t: &Option<Tensor>| t.clone().expect("saved by the forward");
+        let (da, db): (Option<Tensor>, Option<Tensor>) = match self.op {
+            BinaryOp::Add => (need_a.then(|| g.clone()), need_b.then(|| g.clone())),
+            BinaryOp::Sub => (need_a.then(|| g.clone()), need_b.then(|| g.neg())),
+            BinaryOp::Mul => (
+                need_a.then(|| g.mul(&saved(&self.b))),
+                need_b.then(|| g.mul(&saved(&self.a))),
+            ),
+            BinaryOp::Div => {
+                let b = saved(&self.b);
+                (
+                    need_a.then(|| g.div(&b)),
+                    // d(a/b)/db = -a/b^2 = -y/b
+                    need_b.then(|| g.mul(&saved(&self.y)).div(&b).neg()),
+                )
+            }
+            BinaryOp::Pow => {
+                let (a, b, y) = (saved(&self.a), saved(&self.b), saved(&self.y));
+                (
+                    // b a^(b-1); 0 where b = 0 (so a = 0 gives 0, not 0 * inf)
+                    need_a.then(|| {
+                        let d = b.mul(&a.pow(&b.sub_scalar(1.0)));
+                        g.mul(
+                            &b.eq_scalar(0.0)
+                                .where_cond(&Tensor::scalar(0.0, g.dtype()), &d),
+                        )
+                    }),
+                    // a^b ln a; 0 where a = 0 (the limit for b > 0, PyTorch's choice)
+                    need_b.then(|| {
+                        let d = y.mul(&a.log());
+                        g.mul(
+                            &a.eq_scalar(0.0)
+                                .where_cond(&Tensor::scalar(0.0, g.dtype()), &d),
+                        )
+                    }),
+                )
+            }
+            BinaryOp::Maximum | BinaryOp::Minimum => {
+                let (a, b) = (saved(&self.a), saved(&self.b));
+                // The winner takes the gradient; a tie splits it equally (docs/numerics.md).
+                let share = |x: &Tensor, other: &Tensor| {
+                    let wins = if self.op == BinaryOp::Maximum {
+                        x.gt(other)
+                    } else {
+                        x.lt(other)
+                    };
+                    g.mul(&wins.add(&x.eq(other).mul_scalar(0.5)))
+                };
+                (need_a.then(|| share(&a, &b)), need_b.then(|| share(&b, &a)))
+            }
+            other => unreachable!("{other:?} is not differentiable and records no node"),
+        };
+        if let Some(da) = da {
+            grads.set(0, da.try_sum_to(&self.a_shape)?);
+        }
+        if let Some(db) = db {
+            grads.set(1, db.try_sum_to(&self.b_shape)?);
+        }
+        Ok(())
+    }
+}
+
+impl Var {
+    /// Records a binary op with broadcasting: the shared forward of this family on variables.
+    #[track_caller]
+    fn try_zip_var(&self, rhs: &Var, op: BinaryOp, name: &'static str) -> Result<Var> {
+        Var::record(name, &[self, rhs], || {
+            let (a, b) = (self.value(), rhs.value());
+            let y = a.try_zip(b, op, name)?;
+            let (sa, sb, sy) = binary_saves(op);
+            Ok(Recorded {
+                op: Op::Binary(BinaryNode {
+                    op,
+                    a: sa.then(|| a.clone()),
+                    b: sb.then(|| b.clone()),
+                    y: sy.then(|| y.clone()),
+                    a_shape: a.dims(),
+                    b_shape: b.dims(),
+                }),
+                value: y,
+            })
+        })
+    }
+}
+
+macro_rules! var_binary_ops {
+    ($($(#[$doc:meta])* $name:ident, $try_name:ident, $op:ident;)*) => {
+        impl Var {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Errors
+                /// If the shapes do not broadcast, the element types differ, or the operands are
+                /// on different (or consumed) tapes.
+                #[track_caller]
+                pub fn $try_name(&self, rhs: &Var) -> Result<Var> {
+                    self.try_zip_var(rhs, BinaryOp::$op, stringify!($name))
+                }
+
+                $(#[$doc])*
+                ///
+                /// # Panics
+                /// As the `try_` form errs, at the caller's line.
+                #[track_caller]
+                pub fn $name(&self, rhs: &Var) -> Var {
+                    or_panic_var(self.$try_name(rhs))
+                }
+            )*
+        }
+    };
+}
+
+var_binary_ops! {
+    /// `a + b` with broadcasting; each gradient is `g` summed over the broadcast dims.
+    add, try_add, Add;
+    /// `a - b` with broadcasting.
+    sub, try_sub, Sub;
+    /// `a * b` with broadcasting; gradients `g b` and `g a`.
+    mul, try_mul, Mul;
+    /// `a / b` with broadcasting; gradients `g / b` and `-g a / b^2`.
+    div, try_div, Div;
+    /// `a^b` with broadcasting; gradients `g b a^(b-1)` and `g a^b ln a`.
+    pow, try_pow, Pow;
+    /// Elementwise maximum; the larger input takes the gradient, a tie splits it.
+    maximum, try_maximum, Maximum;
+    /// Elementwise minimum; the smaller input takes the gradient, a tie splits it.
+    minimum, try_minimum, Minimum;
+}
+
+macro_rules! var_operator {
+    ($trait:ident, $method:ident, $scalar_fn:ident, $rscalar:ident) => {
+        impl std::ops::$trait<&Var> for &Var {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: &Var) -> Var {
+                Var::$method(self, rhs)
+            }
+        }
+        impl std::ops::$trait<Var> for Var {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: Var) -> Var {
+                Var::$method(&self, &rhs)
+            }
+        }
+        impl std::ops::$trait<&Var> for Var {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: &Var) -> Var {
+                Var::$method(&self, rhs)
+            }
+        }
+        impl std::ops::$trait<Var> for &Var {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: Var) -> Var {
+                Var::$method(self, &rhs)
+            }
+        }
+        impl std::ops::$trait<f64> for &Var {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: f64) -> Var {
+                self.$scalar_fn(rhs)
+            }
+        }
+        impl std::ops::$trait<f64> for Var {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: f64) -> Var {
+                self.$scalar_fn(rhs)
+            }
+        }
+        impl std::ops::$trait<&Var> for f64 {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: &Var) -> Var {
+                rhs.$rscalar(self)
+            }
+        }
+        impl std::ops::$trait<Var> for f64 {
+            type Output = Var;
+            #[track_caller]
+            fn $method(self, rhs: Var) -> Var {
+                rhs.$rscalar(self)
+            }
+        }
+    };
+}
+
+var_operator!(Add, add, add_scalar, add_scalar);
+var_operator!(Sub, sub, sub_scalar, rsub_scalar);
+var_operator!(Mul, mul, mul_scalar, mul_scalar);
+var_operator!(Div, div, div_scalar, rdiv_scalar);
+
+impl std::ops::Neg for &Var {
+    type Output = Var;
+    #[track_caller]
+    fn neg(self) -> Var {
+        Var::neg(self)
+    }
+}
+
+impl std::ops::Neg for Var {
+    type Output = Var;
+    #[track_caller]
+    fn neg(self) -> Var {
+        Var::neg(&self)
     }
 }
 

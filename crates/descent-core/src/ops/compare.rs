@@ -6,8 +6,10 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::{BinaryOp, Float, strided};
 
 macro_rules! compare_ops {
@@ -105,5 +107,106 @@ impl Tensor {
     #[track_caller]
     pub fn where_cond(&self, on_true: &Tensor, on_false: &Tensor) -> Tensor {
         or_panic(self.try_where_cond(on_true, on_false))
+    }
+}
+
+/// The backward rule of `where_cond`: the gradient goes to `on_true` where the condition holds and
+/// to `on_false` elsewhere, each summed back to its input's shape. The condition gets none.
+pub(crate) struct WhereNode {
+    /// The condition, broadcast to the output shape.
+    pub(crate) cond: Tensor,
+    pub(crate) true_shape: crate::shape::Shape,
+    pub(crate) false_shape: crate::shape::Shape,
+}
+
+impl WhereNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        let zero = Tensor::scalar(0.0, g.dtype());
+        if grads.needs(0) {
+            grads.set(
+                0,
+                self.cond
+                    .where_cond(g, &zero)
+                    .try_sum_to(&self.true_shape)?,
+            );
+        }
+        if grads.needs(1) {
+            grads.set(
+                1,
+                self.cond
+                    .where_cond(&zero, g)
+                    .try_sum_to(&self.false_shape)?,
+            );
+        }
+        Ok(())
+    }
+}
+
+macro_rules! var_comparisons {
+    ($($name:ident, $try_name:ident, $scalar:ident;)*) => {
+        impl Var {
+            $(
+                #[doc = concat!("The mask of [`Tensor::", stringify!($name), "`] as a constant: comparisons are not differentiable.")]
+                ///
+                /// # Panics
+                /// If the shapes do not broadcast or the operands are on different tapes.
+                #[track_caller]
+                pub fn $name(&self, rhs: &Var) -> Var {
+                    or_panic_var(Var::record_constant(stringify!($name), &[self, rhs], || {
+                        self.value().$try_name(rhs.value())
+                    }))
+                }
+
+                #[doc = concat!("The mask of [`Tensor::", stringify!($scalar), "`] as a constant.")]
+                #[track_caller]
+                pub fn $scalar(&self, rhs: f64) -> Var {
+                    or_panic_var(Var::record_constant(stringify!($scalar), &[self], || {
+                        Ok(self.value().$scalar(rhs))
+                    }))
+                }
+            )*
+        }
+    };
+}
+
+var_comparisons! {
+    eq, try_eq, eq_scalar;
+    ne, try_ne, ne_scalar;
+    lt, try_lt, lt_scalar;
+    le, try_le, le_scalar;
+    gt, try_gt, gt_scalar;
+    ge, try_ge, ge_scalar;
+}
+
+impl Var {
+    /// `on_true` where `self` (a mask; no gradient flows into it) is non-zero, else `on_false`,
+    /// all three broadcasting. The gradient is routed to the branch that was chosen.
+    ///
+    /// # Errors
+    /// If the shapes do not broadcast, the element types differ, or the tapes differ.
+    #[track_caller]
+    pub fn try_where_cond(&self, on_true: &Var, on_false: &Var) -> Result<Var> {
+        Var::record("where_cond", &[on_true, on_false, self], || {
+            let y = self
+                .value()
+                .try_where_cond(on_true.value(), on_false.value())?;
+            Ok(Recorded {
+                op: Op::Where(WhereNode {
+                    cond: self.value().broadcast_to(y.shape()),
+                    true_shape: on_true.value().dims(),
+                    false_shape: on_false.value().dims(),
+                }),
+                value: y,
+            })
+        })
+    }
+
+    /// `on_true` where the mask `self` is non-zero, else `on_false`; see [`Var::try_where_cond`].
+    ///
+    /// # Panics
+    /// As [`Var::try_where_cond`] errs.
+    #[track_caller]
+    pub fn where_cond(&self, on_true: &Var, on_false: &Var) -> Var {
+        or_panic_var(self.try_where_cond(on_true, on_false))
     }
 }

@@ -7,7 +7,9 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
 use descent_kernels::conv::{self, Conv2dGeometry};
 
@@ -155,6 +157,69 @@ impl Tensor {
     #[track_caller]
     pub fn conv2d(&self, weight: &Tensor, params: Conv2dParams) -> Tensor {
         or_panic(self.try_conv2d(weight, params))
+    }
+}
+
+/// The backward rule of conv2d: both gradients by im2col/col2im and GEMM in the kernels
+/// ([`conv::conv2d_backward_input`], [`conv::conv2d_backward_weight`]).
+pub(crate) struct Conv2dNode {
+    /// The input and weight, contiguous.
+    pub(crate) x: Tensor,
+    pub(crate) w: Tensor,
+    pub(crate) geometry: Conv2dGeometry,
+}
+
+impl Conv2dNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        let geo = &self.geometry;
+        let g = g.contiguous();
+        with_dtype!(g.dtype(), T => {
+            let go = g.contiguous_slice::<T>().expect("contiguous");
+            if grads.needs(0) {
+                let mut dx = vec![T::ZERO; self.x.numel()];
+                let w = self.w.contiguous_slice::<T>().expect("saved contiguous");
+                conv::conv2d_backward_input(geo, w, go, &mut dx);
+                grads.set(0, Tensor::from_parts(dx, self.x.shape()));
+            }
+            if grads.needs(1) {
+                let mut dw = vec![T::ZERO; self.w.numel()];
+                let x = self.x.contiguous_slice::<T>().expect("saved contiguous");
+                conv::conv2d_backward_weight(geo, x, go, &mut dw);
+                grads.set(1, Tensor::from_parts(dw, self.w.shape()));
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Var {
+    /// 2-D convolution, one op, as [`Tensor::conv2d`]; gradients for both input and weight.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_conv2d`], or if the operands are on different tapes.
+    #[track_caller]
+    pub fn try_conv2d(&self, weight: &Var, params: Conv2dParams) -> Result<Var> {
+        Var::record("conv2d", &[self, weight], || {
+            let (x, w) = (self.value(), weight.value());
+            let y = x.try_conv2d(w, params)?;
+            Ok(Recorded {
+                op: Op::Conv2d(Box::new(Conv2dNode {
+                    geometry: geometry(x, w, &params)?,
+                    x: x.contiguous(),
+                    w: w.contiguous(),
+                })),
+                value: y,
+            })
+        })
+    }
+
+    /// 2-D convolution; see [`Var::try_conv2d`].
+    ///
+    /// # Panics
+    /// As [`Var::try_conv2d`] errs.
+    #[track_caller]
+    pub fn conv2d(&self, weight: &Var, params: Conv2dParams) -> Var {
+        or_panic_var(self.try_conv2d(weight, params))
     }
 }
 

@@ -9,9 +9,12 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::shape::{contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
+use descent_kernels::scatter::scatter_add;
 
 /// Reads an index tensor as `usize`s, each checked to be a whole number below `size`.
 pub(crate) fn read_indices(
@@ -167,6 +170,134 @@ impl Tensor {
     #[track_caller]
     pub fn one_hot(&self, num_classes: usize) -> Tensor {
         or_panic(self.try_one_hot(num_classes))
+    }
+}
+
+/// The backward rule of `index_select` and `gather`: each output element's gradient is added to
+/// the input element it was read from (`offsets`, row-major in the input), so indices repeated
+/// in the forward accumulate.
+pub(crate) struct IndexNode {
+    pub(crate) offsets: Vec<usize>,
+    pub(crate) x_shape: crate::shape::Shape,
+}
+
+impl IndexNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        if !grads.needs(0) {
+            return Ok(());
+        }
+        let n: usize = self.x_shape.iter().product();
+        let dx = with_dtype!(g.dtype(), T => {
+            let mut dx = vec![T::ZERO; n];
+            scatter_add(&mut dx, &self.offsets, &g.elements::<T>());
+            Tensor::from_parts(dx, &self.x_shape)
+        });
+        grads.set(0, dx);
+        Ok(())
+    }
+}
+
+impl Var {
+    /// The slices at `index` (a 1-D tensor of whole numbers) along `axis`, as
+    /// [`Tensor::index_select`]; the gradient is scatter-added back (an embedding lookup).
+    ///
+    /// # Errors
+    /// As [`Tensor::try_index_select`].
+    #[track_caller]
+    pub fn try_index_select(&self, axis: isize, index: &Tensor) -> Result<Var> {
+        Var::record("index_select", &[self], || {
+            let x = self.value();
+            let y = x.try_index_select(axis, index)?;
+            let a = normalize_axis("index_select", axis, x.shape())?;
+            let idx = read_indices("index_select", index, x.shape()[a], a)?;
+            let outer: usize = x.shape()[..a].iter().product();
+            let size = x.shape()[a];
+            let inner: usize = x.shape()[a + 1..].iter().product();
+            let mut offsets = Vec::with_capacity(y.numel());
+            for o in 0..outer {
+                for &i in &idx {
+                    let s = (o * size + i) * inner;
+                    offsets.extend(s..s + inner);
+                }
+            }
+            Ok(Recorded {
+                op: Op::Index(IndexNode {
+                    offsets,
+                    x_shape: x.dims(),
+                }),
+                value: y,
+            })
+        })
+    }
+
+    /// The slices at `index` along `axis`; see [`Var::try_index_select`].
+    ///
+    /// # Panics
+    /// As [`Var::try_index_select`] errs.
+    #[track_caller]
+    pub fn index_select(&self, axis: isize, index: &Tensor) -> Var {
+        or_panic_var(self.try_index_select(axis, index))
+    }
+
+    /// Gathers values along `axis` at `index`, as [`Tensor::gather`]; the gradient is
+    /// scatter-added back.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_gather`].
+    #[track_caller]
+    pub fn try_gather(&self, axis: isize, index: &Tensor) -> Result<Var> {
+        Var::record("gather", &[self], || {
+            let x = self.value();
+            let y = x.try_gather(axis, index)?;
+            let a = normalize_axis("gather", axis, x.shape())?;
+            let idx = read_indices("gather", index, x.shape()[a], a)?;
+            let out_shape = index.dims();
+            let out_strides = contiguous_strides(&out_shape);
+            let xs = contiguous_strides(x.shape());
+            let offsets = idx
+                .iter()
+                .enumerate()
+                .map(|(flat, &i)| {
+                    (0..out_shape.len())
+                        .map(|d| {
+                            let c = if d == a {
+                                i
+                            } else {
+                                (flat / out_strides[d]) % out_shape[d]
+                            };
+                            c * xs[d]
+                        })
+                        .sum()
+                })
+                .collect();
+            Ok(Recorded {
+                op: Op::Index(IndexNode {
+                    offsets,
+                    x_shape: x.dims(),
+                }),
+                value: y,
+            })
+        })
+    }
+
+    /// Gathers values along `axis` at `index`; see [`Var::try_gather`].
+    ///
+    /// # Panics
+    /// As [`Var::try_gather`] errs.
+    #[track_caller]
+    pub fn gather(&self, axis: isize, index: &Tensor) -> Var {
+        or_panic_var(self.try_gather(axis, index))
+    }
+
+    /// One-hot encoding of whole-number labels, as a constant (not differentiable).
+    ///
+    /// # Panics
+    /// If a label is not a whole number in `0..num_classes`.
+    #[track_caller]
+    pub fn one_hot(&self, num_classes: usize) -> Var {
+        or_panic_var(Var::record_constant("one_hot", &[self], || {
+            self.value().try_one_hot(num_classes)
+        }))
     }
 }
 

@@ -6,8 +6,11 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
+use crate::ops::{GradsIn, Op};
+use crate::shape::Shape;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
 use std::borrow::Borrow;
 
@@ -184,6 +187,130 @@ impl Tensor {
     #[track_caller]
     pub fn split_sizes(&self, sizes: &[usize], axis: isize) -> Vec<Tensor> {
         or_panic(self.try_split_sizes(sizes, axis))
+    }
+}
+
+/// The backward rule of `concat` and `stack`: the gradient is cut back into the inputs' pieces
+/// along the joined axis (and, for `stack`, the new axis dropped again).
+pub(crate) struct ConcatNode {
+    /// The joined axis of the output.
+    pub(crate) axis: usize,
+    /// Each input's extent along `axis` of the output.
+    pub(crate) sizes: Vec<usize>,
+    pub(crate) shapes: Vec<Shape>,
+}
+
+impl ConcatNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        let mut start = 0;
+        for (k, (&len, shape)) in self.sizes.iter().zip(&self.shapes).enumerate() {
+            if grads.needs(k) {
+                let piece = g.try_narrow(self.axis as isize, start, len)?;
+                grads.set(k, piece.contiguous().try_reshape(&shape[..])?);
+            }
+            start += len;
+        }
+        Ok(())
+    }
+}
+
+impl Var {
+    /// Joins variables along an existing `axis`, as [`Tensor::concat`]; the gradient is split back.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_concat`], or if the variables are on different tapes.
+    #[track_caller]
+    pub fn try_concat<B: Borrow<Var>>(vars: &[B], axis: isize) -> Result<Var> {
+        let inputs: Vec<&Var> = vars.iter().map(Borrow::borrow).collect();
+        if inputs.is_empty() {
+            return Err(invalid("concat", "needs at least one tensor"));
+        }
+        Var::record("concat", &inputs, || {
+            let values: Vec<&Tensor> = inputs.iter().map(|v| v.value()).collect();
+            let y = Tensor::try_concat(&values, axis)?;
+            let a = normalize_axis("concat", axis, y.shape())?;
+            Ok(Recorded {
+                op: Op::Concat(ConcatNode {
+                    axis: a,
+                    sizes: values.iter().map(|t| t.shape()[a]).collect(),
+                    shapes: values.iter().map(|t| t.dims()).collect(),
+                }),
+                value: y,
+            })
+        })
+    }
+
+    /// Joins variables along an existing `axis`; see [`Var::try_concat`].
+    ///
+    /// # Panics
+    /// As [`Var::try_concat`] errs.
+    #[track_caller]
+    pub fn concat<B: Borrow<Var>>(vars: &[B], axis: isize) -> Var {
+        or_panic_var(Var::try_concat(vars, axis))
+    }
+
+    /// Joins same-shaped variables along a new `axis`, as [`Tensor::stack`].
+    ///
+    /// # Errors
+    /// As [`Tensor::try_stack`], or if the variables are on different tapes.
+    #[track_caller]
+    pub fn try_stack<B: Borrow<Var>>(vars: &[B], axis: isize) -> Result<Var> {
+        let inputs: Vec<&Var> = vars.iter().map(Borrow::borrow).collect();
+        if inputs.is_empty() {
+            return Err(invalid("stack", "needs at least one tensor"));
+        }
+        Var::record("stack", &inputs, || {
+            let values: Vec<&Tensor> = inputs.iter().map(|v| v.value()).collect();
+            let y = Tensor::try_stack(&values, axis)?;
+            let a = normalize_axis("stack", axis, y.shape())?;
+            Ok(Recorded {
+                op: Op::Concat(ConcatNode {
+                    axis: a,
+                    sizes: vec![1; values.len()],
+                    shapes: values.iter().map(|t| t.dims()).collect(),
+                }),
+                value: y,
+            })
+        })
+    }
+
+    /// Joins same-shaped variables along a new `axis`; see [`Var::try_stack`].
+    ///
+    /// # Panics
+    /// As [`Var::try_stack`] errs.
+    #[track_caller]
+    pub fn stack<B: Borrow<Var>>(vars: &[B], axis: isize) -> Var {
+        or_panic_var(Var::try_stack(vars, axis))
+    }
+
+    /// Consecutive pieces of `split_size` along `axis` (the last may be smaller), each a recorded
+    /// view; the gradients of the pieces meet again in the input's gradient.
+    ///
+    /// # Errors
+    /// If the axis is out of range or `split_size` is 0.
+    #[track_caller]
+    pub fn try_split(&self, split_size: usize, axis: isize) -> Result<Vec<Var>> {
+        let a = normalize_axis("split", axis, self.shape())?;
+        if split_size == 0 {
+            return Err(invalid("split", "split_size must be positive"));
+        }
+        let n = self.shape()[a];
+        (0..n)
+            .step_by(split_size)
+            .map(|s| self.try_narrow(a as isize, s, split_size.min(n - s)))
+            .collect()
+    }
+
+    /// Pieces of `split_size` along `axis`; see [`Var::try_split`].
+    ///
+    /// # Panics
+    /// As [`Var::try_split`] errs.
+    #[track_caller]
+    pub fn split(&self, split_size: usize, axis: isize) -> Vec<Var> {
+        match self.try_split(split_size, axis) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 

@@ -7,8 +7,10 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
 use descent_kernels::matmul::{MatRef, gemm_batched};
 
@@ -121,6 +123,75 @@ impl Tensor {
     #[track_caller]
     pub fn matmul(&self, rhs: &Tensor) -> Tensor {
         or_panic(self.try_matmul(rhs))
+    }
+}
+
+/// The backward rule of matmul: `dA = G B^T`, `dB = A^T G`, each summed over broadcast batch
+/// dims. 1-D operands are lifted to a row (left) or column (right) as in the forward, and the
+/// gradient is brought back to the operand's shape. The transposes are views: no copy.
+pub(crate) struct MatmulNode {
+    pub(crate) a: Tensor,
+    pub(crate) b: Tensor,
+}
+
+impl MatmulNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        let a2 = if self.a.rank() == 1 {
+            self.a.unsqueeze(0)
+        } else {
+            self.a.clone()
+        };
+        let b2 = if self.b.rank() == 1 {
+            self.b.unsqueeze(1)
+        } else {
+            self.b.clone()
+        };
+        // The output shape before 1-D dims were dropped: batch, m, n.
+        let (ra, rb) = (a2.rank(), b2.rank());
+        let batch = broadcast_shapes("matmul", &a2.shape()[..ra - 2], &b2.shape()[..rb - 2])?;
+        let mut full: Shape = batch.clone();
+        full.push(a2.shape()[ra - 2]);
+        full.push(b2.shape()[rb - 1]);
+        let g2 = g.try_reshape(&full[..])?;
+        if grads.needs(0) {
+            let da = g2.try_matmul(&b2.t())?.try_sum_to(a2.shape())?;
+            grads.set(0, da.try_reshape(self.a.shape())?);
+        }
+        if grads.needs(1) {
+            let db = a2.t().try_matmul(&g2)?.try_sum_to(b2.shape())?;
+            grads.set(1, db.try_reshape(self.b.shape())?);
+        }
+        Ok(())
+    }
+}
+
+impl Var {
+    /// Matrix product (2-D, batched N-D with broadcast batch dims, 1-D vectors), as
+    /// [`Tensor::matmul`]; gradients `G B^T` and `A^T G`.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_matmul`], or if the operands are on different tapes.
+    #[track_caller]
+    pub fn try_matmul(&self, rhs: &Var) -> Result<Var> {
+        Var::record("matmul", &[self, rhs], || {
+            let (a, b) = (self.value(), rhs.value());
+            Ok(Recorded {
+                value: a.try_matmul(b)?,
+                op: Op::Matmul(MatmulNode {
+                    a: a.clone(),
+                    b: b.clone(),
+                }),
+            })
+        })
+    }
+
+    /// Matrix product; see [`Var::try_matmul`].
+    ///
+    /// # Panics
+    /// As [`Var::try_matmul`] errs, naming both shapes.
+    #[track_caller]
+    pub fn matmul(&self, rhs: &Var) -> Var {
+        or_panic_var(self.try_matmul(rhs))
     }
 }
 

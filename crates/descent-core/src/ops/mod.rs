@@ -1,5 +1,5 @@
-//! The ops, one file per op family: the forward here, and (from the tape issue on) the backward
-//! rule right beside it. See `README.md` in this folder for the convention.
+//! The ops, one file per op family: the `Tensor` forward, the `Var` forward that records it, and
+//! the backward rule, side by side. See `README.md` in this folder for the convention.
 //!
 //! Families and their primitives:
 //! - [`view`]: the reshape, permute, transpose, narrow/slice, broadcast_to, squeeze, unsqueeze, flatten
@@ -26,3 +26,91 @@ pub mod reduce;
 pub mod softmax;
 pub mod unary;
 pub mod view;
+
+use crate::error::Result;
+use crate::tensor::Tensor;
+use smallvec::SmallVec;
+
+/// What a recorded node saved for its backward rule: one variant per op family, each holding the
+/// family's node struct (defined, with its `backward`, in the family's file). This enum only
+/// dispatches.
+pub(crate) enum Op {
+    Unary(unary::UnaryNode),
+    Binary(binary::BinaryNode),
+    Where(compare::WhereNode),
+    Reduce(reduce::ReduceNode),
+    Matmul(matmul::MatmulNode),
+    Softmax(softmax::SoftmaxNode),
+    Conv2d(Box<conv::Conv2dNode>),
+    Pool2d(Box<pool::Pool2dNode>),
+    Concat(join::ConcatNode),
+    Index(index::IndexNode),
+    View(view::ViewNode),
+}
+
+impl Op {
+    /// Runs the op's backward rule: from the gradient `g` of its output, the gradients of the
+    /// inputs that `grads.needs`.
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        match self {
+            Op::Unary(n) => n.backward(g, grads),
+            Op::Binary(n) => n.backward(g, grads),
+            Op::Where(n) => n.backward(g, grads),
+            Op::Reduce(n) => n.backward(g, grads),
+            Op::Matmul(n) => n.backward(g, grads),
+            Op::Softmax(n) => n.backward(g, grads),
+            Op::Conv2d(n) => n.backward(g, grads),
+            Op::Pool2d(n) => n.backward(g, grads),
+            Op::Concat(n) => n.backward(g, grads),
+            Op::Index(n) => n.backward(g, grads),
+            Op::View(n) => n.backward(g, grads),
+        }
+    }
+
+    /// Bytes of the tensors the node keeps alive for its backward rule.
+    pub(crate) fn saved_bytes(&self) -> usize {
+        let t = |t: &Tensor| t.nbytes();
+        let o = |t: &Option<Tensor>| t.as_ref().map_or(0, Tensor::nbytes);
+        match self {
+            Op::Unary(n) => o(&n.x) + o(&n.y),
+            Op::Binary(n) => o(&n.a) + o(&n.b) + o(&n.y),
+            Op::Where(n) => t(&n.cond),
+            Op::Reduce(n) => o(&n.x) + o(&n.y),
+            Op::Matmul(n) => t(&n.a) + t(&n.b),
+            Op::Softmax(n) => t(&n.y),
+            Op::Conv2d(n) => t(&n.x) + t(&n.w),
+            Op::Pool2d(n) => n.argmax.len() * std::mem::size_of::<usize>(),
+            Op::Concat(_) | Op::View(_) => 0,
+            Op::Index(n) => n.offsets.len() * std::mem::size_of::<usize>(),
+        }
+    }
+}
+
+/// The gradients a backward rule hands back, one slot per input in argument order.
+pub(crate) struct GradsIn {
+    need: SmallVec<[bool; 2]>,
+    grads: SmallVec<[Option<Tensor>; 2]>,
+}
+
+impl GradsIn {
+    pub(crate) fn new(need: SmallVec<[bool; 2]>) -> GradsIn {
+        let grads = need.iter().map(|_| None).collect();
+        GradsIn { need, grads }
+    }
+
+    /// Whether input `slot` requires a gradient (a rule skips the work for inputs that do not).
+    pub(crate) fn needs(&self, slot: usize) -> bool {
+        self.need.get(slot).copied().unwrap_or(false)
+    }
+
+    /// Sets the gradient of input `slot`; it must have that input's shape.
+    pub(crate) fn set(&mut self, slot: usize, g: Tensor) {
+        if self.needs(slot) {
+            self.grads[slot] = Some(g);
+        }
+    }
+
+    pub(crate) fn into_grads(self) -> SmallVec<[Option<Tensor>; 2]> {
+        self.grads
+    }
+}

@@ -7,7 +7,9 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Result, invalid, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
 use descent_kernels::pool::{self, Pool2dGeometry};
 
@@ -226,6 +228,106 @@ impl Tensor {
     #[track_caller]
     pub fn max_pool2d_with_indices(&self, params: Pool2dParams) -> (Tensor, Tensor) {
         or_panic(self.try_max_pool2d_with_indices(params))
+    }
+}
+
+/// The backward rule of both poolings: max pooling sends each gradient to its window's argmax,
+/// average pooling spreads it over the window (kernels [`pool::max_pool2d_backward`],
+/// [`pool::avg_pool2d_backward`]).
+pub(crate) struct Pool2dNode {
+    pub(crate) geometry: Pool2dGeometry,
+    /// The argmax of every window (max pooling); empty for average pooling.
+    pub(crate) argmax: Vec<usize>,
+    pub(crate) max: bool,
+    pub(crate) count_include_pad: bool,
+    pub(crate) x_shape: crate::shape::Shape,
+}
+
+impl Pool2dNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        if !grads.needs(0) {
+            return Ok(());
+        }
+        let geo = &self.geometry;
+        let g = g.contiguous();
+        let dx = with_dtype!(g.dtype(), T => {
+            let go = g.contiguous_slice::<T>().expect("contiguous");
+            let mut dx = vec![T::ZERO; geo.planes * geo.h * geo.w];
+            if self.max {
+                pool::max_pool2d_backward(geo, &self.argmax, go, &mut dx);
+            } else {
+                pool::avg_pool2d_backward(geo, go, &mut dx, self.count_include_pad);
+            }
+            Tensor::from_parts(dx, &self.x_shape)
+        });
+        grads.set(0, dx);
+        Ok(())
+    }
+}
+
+impl Var {
+    /// Max pooling over `(n, c, h, w)`, one op; the gradient goes to each window's maximum (the
+    /// first one on ties, as PyTorch).
+    ///
+    /// # Errors
+    /// As [`Tensor::try_max_pool2d`].
+    #[track_caller]
+    pub fn try_max_pool2d(&self, params: Pool2dParams) -> Result<Var> {
+        Var::record("max_pool2d", &[self], || {
+            let x = self.value();
+            let geometry = geometry("max_pool2d", x, &params)?;
+            let (y, argmax) = x.max_pool2d_argmax(params)?;
+            Ok(Recorded {
+                op: Op::Pool2d(Box::new(Pool2dNode {
+                    geometry,
+                    argmax,
+                    max: true,
+                    count_include_pad: false,
+                    x_shape: x.dims(),
+                })),
+                value: y,
+            })
+        })
+    }
+
+    /// Max pooling; see [`Var::try_max_pool2d`].
+    ///
+    /// # Panics
+    /// As [`Var::try_max_pool2d`] errs.
+    #[track_caller]
+    pub fn max_pool2d(&self, params: Pool2dParams) -> Var {
+        or_panic_var(self.try_max_pool2d(params))
+    }
+
+    /// Average pooling over `(n, c, h, w)`, one op; the gradient is spread evenly over each window.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_avg_pool2d`].
+    #[track_caller]
+    pub fn try_avg_pool2d(&self, params: Pool2dParams) -> Result<Var> {
+        Var::record("avg_pool2d", &[self], || {
+            let x = self.value();
+            let y = x.try_avg_pool2d(params)?;
+            Ok(Recorded {
+                op: Op::Pool2d(Box::new(Pool2dNode {
+                    geometry: geometry("avg_pool2d", x, &params)?,
+                    argmax: Vec::new(),
+                    max: false,
+                    count_include_pad: params.count_include_pad,
+                    x_shape: x.dims(),
+                })),
+                value: y,
+            })
+        })
+    }
+
+    /// Average pooling; see [`Var::try_avg_pool2d`].
+    ///
+    /// # Panics
+    /// As [`Var::try_avg_pool2d`] errs.
+    #[track_caller]
+    pub fn avg_pool2d(&self, params: Pool2dParams) -> Var {
+        or_panic_var(self.try_avg_pool2d(params))
     }
 }
 

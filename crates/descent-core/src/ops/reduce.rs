@@ -10,11 +10,14 @@
 //! `argmax`/`argmin` are not differentiable.
 
 use crate::dtype::with_dtype;
-use crate::error::{Result, invalid, or_panic};
+use crate::error::{Error, Result, invalid, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::shape::{Shape, normalize_axes, normalize_axis};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
 use descent_kernels::reduce::{self, Reduction};
+use smallvec::SmallVec;
 
 /// How a reduction is laid out for the kernel: `[outer, len, inner]` over a contiguous buffer.
 struct Plan {
@@ -84,7 +87,7 @@ fn plan(op: &'static str, x: &Tensor, axes: &[isize], keepdim: bool) -> Result<P
 }
 
 impl Tensor {
-    fn try_reduce(
+    pub(crate) fn try_reduce(
         &self,
         op: Reduction,
         name: &'static str,
@@ -258,6 +261,230 @@ impl Tensor {
     #[track_caller]
     pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor {
         or_panic(self.try_argmin(axis, keepdim))
+    }
+}
+
+impl Tensor {
+    /// Sums over the dims along which `shape` was broadcast to this tensor's shape, giving a
+    /// tensor of `shape` (as `torch.Tensor.sum_to_size`): the adjoint of [`Tensor::broadcast_to`],
+    /// which every backward rule of a broadcasting op uses.
+    ///
+    /// ```
+    /// let g = descent_core::Tensor::ones([4, 2, 3]);
+    /// assert_eq!(g.sum_to(&[2, 1]).to_vec_f32(), vec![12.0, 12.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// If `shape` does not broadcast to this tensor's shape.
+    pub fn try_sum_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let mismatch = || Error::ShapeMismatch {
+            op: "sum_to",
+            lhs: self.shape().into(),
+            rhs: shape.into(),
+            detail: "do not match: the target must broadcast to the tensor's shape".to_string(),
+        };
+        let lead = self.rank().checked_sub(shape.len()).ok_or_else(mismatch)?;
+        let mut axes: Vec<isize> = (0..lead as isize).collect();
+        for (d, &t) in shape.iter().enumerate() {
+            let s = self.shape()[lead + d];
+            if t == s {
+                continue;
+            }
+            if t != 1 {
+                return Err(mismatch());
+            }
+            axes.push((lead + d) as isize);
+        }
+        self.try_sum(&axes, true)?.try_reshape(shape)
+    }
+
+    /// Sums over broadcast dims down to `shape`; see [`Tensor::try_sum_to`].
+    ///
+    /// # Panics
+    /// If `shape` does not broadcast to this tensor's shape.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Tensor {
+        or_panic(self.try_sum_to(shape))
+    }
+}
+
+/// The backward rule of the reductions. The gradient `g` is viewed with the reduced dims kept
+/// (size 1) and broadcast back over them.
+pub(crate) struct ReduceNode {
+    pub(crate) kind: Reduction,
+    pub(crate) axes: SmallVec<[usize; 6]>,
+    /// The input, saved for `max`, `min`, `logsumexp` and `var`.
+    pub(crate) x: Option<Tensor>,
+    /// The output with the reduced dims kept, saved for `max`, `min` and `logsumexp`.
+    pub(crate) y: Option<Tensor>,
+    pub(crate) x_shape: Shape,
+    pub(crate) keep_shape: Shape,
+}
+
+impl ReduceNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        if !grads.needs(0) {
+            return Ok(());
+        }
+        let gk = g.try_reshape(&self.keep_shape[..])?;
+        let count: usize = self.axes.iter().map(|&d| self.x_shape[d]).product();
+        let saved = |t: &Option<Tensor>| t.clone().expect("saved by the forward");
+        let dx = match self.kind {
+            Reduction::Sum => gk.broadcast_to(&self.x_shape).contiguous(),
+            Reduction::Mean => gk
+                .mul_scalar(1.0 / count as f64)
+                .broadcast_to(&self.x_shape)
+                .contiguous(),
+            Reduction::Max | Reduction::Min => {
+                // Ties split the gradient equally among the extreme elements (docs/numerics.md).
+                let (x, y) = (saved(&self.x), saved(&self.y));
+                let mask = x.eq(&y);
+                let axes: Vec<isize> = self.axes.iter().map(|&d| d as isize).collect();
+                let ties = mask.sum(&axes, true);
+                mask.mul(&gk.div(&ties))
+            }
+            Reduction::LogSumExp => {
+                let (x, y) = (saved(&self.x), saved(&self.y));
+                x.sub(&y).exp().mul(&gk)
+            }
+            Reduction::Var { correction } => {
+                let x = saved(&self.x);
+                let axes: Vec<isize> = self.axes.iter().map(|&d| d as isize).collect();
+                let centered = x.sub(&x.mean(&axes, true));
+                let denom = count as f64 - correction as f64;
+                centered.mul(&gk).mul_scalar(2.0 / denom)
+            }
+        };
+        grads.set(0, dx);
+        Ok(())
+    }
+}
+
+impl Var {
+    #[track_caller]
+    fn try_reduce_var(
+        &self,
+        kind: Reduction,
+        name: &'static str,
+        axes: &[isize],
+        keepdim: bool,
+    ) -> Result<Var> {
+        Var::record(name, &[self], || {
+            let x = self.value();
+            let y = x.try_reduce(kind, name, axes, keepdim)?;
+            let norm = normalize_axes(name, axes, x.shape())?;
+            let keep_shape: Shape = (0..x.rank())
+                .map(|d| if norm.contains(&d) { 1 } else { x.shape()[d] })
+                .collect();
+            let (save_x, save_y) = match kind {
+                Reduction::Sum | Reduction::Mean => (false, false),
+                Reduction::Var { .. } => (true, false),
+                _ => (true, true),
+            };
+            Ok(Recorded {
+                op: Op::Reduce(ReduceNode {
+                    kind,
+                    axes: norm,
+                    x: save_x.then(|| x.clone()),
+                    y: save_y.then(|| y.reshape(&keep_shape[..])),
+                    x_shape: x.dims(),
+                    keep_shape,
+                }),
+                value: y,
+            })
+        })
+    }
+}
+
+macro_rules! var_reductions {
+    ($($(#[$doc:meta])* $name:ident, $try_name:ident, $all:ident, $op:expr;)*) => {
+        impl Var {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Errors
+                /// If an axis is out of range or repeated (or, for `max`/`min`, has size 0).
+                #[track_caller]
+                pub fn $try_name(&self, axes: &[isize], keepdim: bool) -> Result<Var> {
+                    self.try_reduce_var($op, stringify!($name), axes, keepdim)
+                }
+
+                $(#[$doc])*
+                ///
+                /// # Panics
+                /// As the `try_` form errs.
+                #[track_caller]
+                pub fn $name(&self, axes: &[isize], keepdim: bool) -> Var {
+                    or_panic_var(self.$try_name(axes, keepdim))
+                }
+
+                $(#[$doc])* /// Over all axes, to a scalar.
+                #[track_caller]
+                pub fn $all(&self) -> Var {
+                    let axes: Vec<isize> = (0..self.value().rank() as isize).collect();
+                    or_panic_var(self.$try_name(&axes, false))
+                }
+            )*
+        }
+    };
+}
+
+var_reductions! {
+    /// Sum over `axes`; the gradient is broadcast back.
+    sum, try_sum, sum_all, Reduction::Sum;
+    /// Mean over `axes`; the gradient is broadcast back and divided by the count.
+    mean, try_mean, mean_all, Reduction::Mean;
+    /// Largest value over `axes`; the gradient goes to the maxima, split equally on ties.
+    max, try_max, max_all, Reduction::Max;
+    /// Smallest value over `axes`; the gradient goes to the minima, split equally on ties.
+    min, try_min, min_all, Reduction::Min;
+    /// `log(sum(exp(x)))` over `axes`; the gradient is `g softmax(x)`.
+    logsumexp, try_logsumexp, logsumexp_all, Reduction::LogSumExp;
+}
+
+impl Var {
+    /// Variance over `axes` with Bessel's `correction`; the gradient is
+    /// `g 2 (x - mean) / (n - correction)`.
+    ///
+    /// # Errors
+    /// If an axis is out of range or repeated.
+    #[track_caller]
+    pub fn try_var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Var> {
+        self.try_reduce_var(Reduction::Var { correction }, "var", axes, keepdim)
+    }
+
+    /// Variance over `axes`; see [`Var::try_var`].
+    ///
+    /// # Panics
+    /// As [`Var::try_var`] errs.
+    #[track_caller]
+    pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Var {
+        or_panic_var(self.try_var(axes, correction, keepdim))
+    }
+
+    /// Index of the largest value along `axis`, as a constant (not differentiable).
+    ///
+    /// # Panics
+    /// If the axis is out of range or has size 0.
+    #[track_caller]
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> Var {
+        or_panic_var(Var::record_constant("argmax", &[self], || {
+            self.value().try_argmax(axis, keepdim)
+        }))
+    }
+
+    /// Index of the smallest value along `axis`, as a constant (not differentiable).
+    ///
+    /// # Panics
+    /// If the axis is out of range or has size 0.
+    #[track_caller]
+    pub fn argmin(&self, axis: isize, keepdim: bool) -> Var {
+        or_panic_var(Var::record_constant("argmin", &[self], || {
+            self.value().try_argmin(axis, keepdim)
+        }))
     }
 }
 

@@ -8,12 +8,19 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Result, or_panic};
+use crate::ops::{GradsIn, Op};
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
 use descent_kernels::Float;
 
 impl Tensor {
-    fn try_softmax_impl(&self, axis: isize, log: bool, op: &'static str) -> Result<Tensor> {
+    pub(crate) fn try_softmax_impl(
+        &self,
+        axis: isize,
+        log: bool,
+        op: &'static str,
+    ) -> Result<Tensor> {
         let a = normalize_axis(op, axis, self.shape())?;
         let x = self.contiguous();
         let outer: usize = self.shape()[..a].iter().product();
@@ -64,6 +71,86 @@ impl Tensor {
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor {
         or_panic(self.try_log_softmax(axis))
+    }
+}
+
+/// The backward rule of softmax and log_softmax, from the saved output `y` alone.
+pub(crate) struct SoftmaxNode {
+    pub(crate) y: Tensor,
+    /// The normalized axis.
+    pub(crate) axis: isize,
+    pub(crate) log: bool,
+}
+
+impl SoftmaxNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        if !grads.needs(0) {
+            return Ok(());
+        }
+        let axes = [self.axis];
+        let dx = if self.log {
+            // g - e^y sum(g)
+            g.sub(&self.y.exp().mul(&g.sum(&axes, true)))
+        } else {
+            // y (g - sum(g y))
+            self.y.mul(&g.sub(&g.mul(&self.y).sum(&axes, true)))
+        };
+        grads.set(0, dx);
+        Ok(())
+    }
+}
+
+impl Var {
+    #[track_caller]
+    fn try_softmax_var(&self, axis: isize, log: bool, name: &'static str) -> Result<Var> {
+        Var::record(name, &[self], || {
+            let a = normalize_axis(name, axis, self.value().shape())?;
+            let y = self.value().try_softmax_impl(axis, log, name)?;
+            Ok(Recorded {
+                op: Op::Softmax(SoftmaxNode {
+                    y: y.clone(),
+                    axis: a as isize,
+                    log,
+                }),
+                value: y,
+            })
+        })
+    }
+
+    /// Softmax along `axis`, one op; gradient `y (g - sum(g y))`.
+    ///
+    /// # Errors
+    /// If the axis is out of range or the tape is consumed.
+    #[track_caller]
+    pub fn try_softmax(&self, axis: isize) -> Result<Var> {
+        self.try_softmax_var(axis, false, "softmax")
+    }
+
+    /// Softmax along `axis`; see [`Var::try_softmax`].
+    ///
+    /// # Panics
+    /// If the axis is out of range.
+    #[track_caller]
+    pub fn softmax(&self, axis: isize) -> Var {
+        or_panic_var(self.try_softmax(axis))
+    }
+
+    /// Log-softmax along `axis`, one op; gradient `g - e^y sum(g)`.
+    ///
+    /// # Errors
+    /// If the axis is out of range or the tape is consumed.
+    #[track_caller]
+    pub fn try_log_softmax(&self, axis: isize) -> Result<Var> {
+        self.try_softmax_var(axis, true, "log_softmax")
+    }
+
+    /// Log-softmax along `axis`; see [`Var::try_log_softmax`].
+    ///
+    /// # Panics
+    /// If the axis is out of range.
+    #[track_caller]
+    pub fn log_softmax(&self, axis: isize) -> Var {
+        or_panic_var(self.try_log_softmax(axis))
     }
 }
 

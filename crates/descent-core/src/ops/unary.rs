@@ -8,7 +8,11 @@
 //! `log' = 1/x`, `sqrt' = 1/(2y)`, `relu' = [x > 0]`, `gelu' = Phi(x) + x phi(x)` use the input.
 
 use crate::dtype::with_dtype;
+use crate::error::Result;
+use crate::ops::{GradsIn, Op};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var};
+use descent_kernels::elementwise_grad::{saves, unary_grad};
 use descent_kernels::{Float, UnaryOp, isa, strided};
 
 impl Tensor {
@@ -145,6 +149,135 @@ impl Tensor {
     pub fn minimum_scalar(&self, c: f64) -> Tensor {
         self.map_unary(UnaryOp::MinimumScalar(c))
     }
+}
+
+/// The backward rule of every unary op: `dx = g * op'(x)`, by the fused kernel
+/// [`unary_grad`], reading the saved input or output ([`saves`] says which).
+pub(crate) struct UnaryNode {
+    pub(crate) op: UnaryOp,
+    pub(crate) x: Option<Tensor>,
+    pub(crate) y: Option<Tensor>,
+}
+
+impl UnaryNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        if !grads.needs(0) {
+            return Ok(());
+        }
+        let dx = with_dtype!(g.dtype(), T => {
+            let gs = g.elements::<T>();
+            let xs = self.x.as_ref().map(|x| x.elements::<T>());
+            let ys = self.y.as_ref().map(|y| y.elements::<T>());
+            let mut out = vec![T::ZERO; gs.len()];
+            unary_grad(
+                self.op,
+                xs.as_deref().unwrap_or(&[]),
+                ys.as_deref().unwrap_or(&[]),
+                &gs,
+                &mut out,
+            );
+            Tensor::from_parts(out, g.shape())
+        });
+        grads.set(0, dx);
+        Ok(())
+    }
+}
+
+impl Var {
+    /// Records a unary op: the shared forward of this family on variables.
+    #[track_caller]
+    pub(crate) fn unary(&self, name: &'static str, op: UnaryOp) -> Var {
+        let r = Var::record(name, &[self], || {
+            let x = self.value();
+            let y = x.map_unary(op);
+            let need = saves(op);
+            Ok(Recorded {
+                op: Op::Unary(UnaryNode {
+                    op,
+                    x: need.input.then(|| x.clone()),
+                    y: need.output.then(|| y.clone()),
+                }),
+                value: y,
+            })
+        });
+        crate::var::or_panic_var(r)
+    }
+}
+
+macro_rules! var_unary {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $op:expr;)*) => {
+        impl Var {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Panics
+                /// If the variable's tape was consumed or dropped.
+                #[track_caller]
+                pub fn $name(&self, $($arg: $ty),*) -> Var {
+                    self.unary(stringify!($name), $op)
+                }
+            )*
+        }
+    };
+}
+
+var_unary! {
+    /// `-x`; gradient `-g`.
+    neg() => UnaryOp::Neg;
+    /// `|x|`; gradient `g sign(x)`, 0 at 0.
+    abs() => UnaryOp::Abs;
+    /// `e^x`; gradient `g y`.
+    exp() => UnaryOp::Exp;
+    /// `ln x`; gradient `g / x`.
+    log() => UnaryOp::Log;
+    /// `sqrt x`; gradient `g / (2 y)`.
+    sqrt() => UnaryOp::Sqrt;
+    /// `x^2`; gradient `2 x g`.
+    square() => UnaryOp::Square;
+    /// `1 / x`; gradient `-g y^2`.
+    recip() => UnaryOp::Recip;
+    /// `tanh x`, one op; gradient `g (1 - y^2)`.
+    ///
+    /// ```
+    /// use descent_core::{Tape, Tensor};
+    /// let tape = Tape::new();
+    /// let x = tape.var(Tensor::from_vec(vec![0.0f64], [1]));
+    /// let g = x.tanh().sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec_f64(), vec![1.0]); // 1 - tanh(0)^2
+    /// ```
+    tanh() => UnaryOp::Tanh;
+    /// Logistic sigmoid; gradient `g y (1 - y)`.
+    sigmoid() => UnaryOp::Sigmoid;
+    /// `max(x, 0)`; gradient `g [x > 0]` (0 at 0, as PyTorch).
+    relu() => UnaryOp::Relu;
+    /// Leaky ReLU; gradient `g` where `x > 0`, else `negative_slope g`.
+    leaky_relu(negative_slope: f64) => UnaryOp::LeakyRelu(negative_slope);
+    /// Exact GELU; gradient `g (Phi(x) + x phi(x))`.
+    gelu() => UnaryOp::Gelu;
+    /// The error function; gradient `g 2/sqrt(pi) e^(-x^2)`.
+    erf() => UnaryOp::Erf;
+    /// `x^p`; gradient `g p x^(p-1)`.
+    powf(p: f64) => UnaryOp::Powf(p);
+    /// `min(max(x, min), max)`; gradient `g` on the closed interval `[min, max]`, else 0.
+    clamp(min: f64, max: f64) => UnaryOp::Clamp(min, max);
+    /// `x + c`.
+    add_scalar(c: f64) => UnaryOp::AddScalar(c);
+    /// `x - c`.
+    sub_scalar(c: f64) => UnaryOp::AddScalar(-c);
+    /// `x * c`.
+    mul_scalar(c: f64) => UnaryOp::MulScalar(c);
+    /// `x / c`.
+    div_scalar(c: f64) => UnaryOp::MulScalar(1.0 / c);
+    /// `c - x`.
+    rsub_scalar(c: f64) => UnaryOp::RsubScalar(c);
+    /// `c / x`.
+    rdiv_scalar(c: f64) => UnaryOp::RdivScalar(c);
+    /// `c^x`.
+    rpow_scalar(c: f64) => UnaryOp::RpowScalar(c);
+    /// `max(x, c)`; on a tie the gradient is halved (docs/numerics.md).
+    maximum_scalar(c: f64) => UnaryOp::MaximumScalar(c);
+    /// `min(x, c)`; on a tie the gradient is halved.
+    minimum_scalar(c: f64) => UnaryOp::MinimumScalar(c);
 }
 
 #[cfg(test)]

@@ -6,9 +6,14 @@
 //! `unsqueeze`, `flatten`. The backward rule of every view (from the tape issue on) maps the
 //! gradient back through the inverse layout change.
 
+use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
-use crate::shape::{Layout, Shape, Strides, broadcast_strides, normalize_axis};
+use crate::ops::{GradsIn, Op};
+use crate::shape::{Layout, Shape, Strides, broadcast_strides, contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
+use crate::var::{Recorded, Var, or_panic_var};
+use descent_kernels::Float;
+use descent_kernels::scatter::{scatter_add, strided_offsets};
 
 /// A shape argument: `[2, 3]`, `[64, -1]` (one `-1` is inferred), or a `&[usize]`.
 pub trait ShapeArg {
@@ -380,6 +385,265 @@ fn rename(e: Error, op: &'static str) -> Error {
         Error::InvalidArgument { message, .. } => Error::InvalidArgument { op, message },
         Error::InvalidAxis { axis, shape, .. } => Error::InvalidAxis { op, axis, shape },
         other => other,
+    }
+}
+
+/// The backward rule of the views: the gradient goes back through the inverse layout change.
+pub(crate) enum ViewNode {
+    /// reshape, squeeze, unsqueeze, flatten: reshape the gradient back.
+    Reshape { in_shape: Shape },
+    /// permute, transpose: permute the gradient by the inverse permutation.
+    Permute { inverse: Vec<isize> },
+    /// narrow, slice: the gradient lands in a zero tensor at the sliced positions.
+    Slice {
+        axis: usize,
+        start: usize,
+        step: usize,
+        in_shape: Shape,
+    },
+    /// broadcast_to: the gradient is summed over the expanded dims.
+    Expand { in_shape: Shape },
+}
+
+impl ViewNode {
+    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        if !grads.needs(0) {
+            return Ok(());
+        }
+        let dx = match self {
+            ViewNode::Reshape { in_shape } => g.try_reshape(&in_shape[..])?,
+            ViewNode::Permute { inverse } => g.try_permute(inverse)?,
+            ViewNode::Expand { in_shape } => g.try_sum_to(in_shape)?,
+            ViewNode::Slice {
+                axis,
+                start,
+                step,
+                in_shape,
+            } => {
+                let mut strides = contiguous_strides(in_shape);
+                let offset = if g.shape()[*axis] > 0 {
+                    start * strides[*axis]
+                } else {
+                    0
+                };
+                strides[*axis] *= step;
+                let offsets = strided_offsets(g.shape(), &strides, offset);
+                let n: usize = in_shape.iter().product();
+                with_dtype!(g.dtype(), T => {
+                    let mut dx = vec![T::ZERO; n];
+                    scatter_add(&mut dx, &offsets, &g.elements::<T>());
+                    Tensor::from_parts(dx, in_shape)
+                })
+            }
+        };
+        grads.set(0, dx);
+        Ok(())
+    }
+}
+
+impl Var {
+    #[track_caller]
+    fn view_var(
+        &self,
+        name: &'static str,
+        forward: impl FnOnce(&Tensor) -> Result<(Tensor, ViewNode)>,
+    ) -> Result<Var> {
+        Var::record(name, &[self], || {
+            let (value, node) = forward(self.value())?;
+            Ok(Recorded {
+                value,
+                op: Op::View(node),
+            })
+        })
+    }
+
+    #[track_caller]
+    fn reshaping(
+        &self,
+        name: &'static str,
+        forward: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<Var> {
+        self.view_var(name, |x| {
+            Ok((forward(x)?, ViewNode::Reshape { in_shape: x.dims() }))
+        })
+    }
+
+    /// The same elements with another shape (one dim may be `-1`), as [`Tensor::reshape`].
+    ///
+    /// # Errors
+    /// If the element counts differ.
+    #[track_caller]
+    pub fn try_reshape(&self, shape: impl ShapeArg) -> Result<Var> {
+        self.reshaping("reshape", |x| x.try_reshape(shape))
+    }
+
+    /// The same elements with another shape; see [`Var::try_reshape`].
+    ///
+    /// # Panics
+    /// If the element counts differ.
+    #[track_caller]
+    pub fn reshape(&self, shape: impl ShapeArg) -> Var {
+        or_panic_var(self.try_reshape(shape))
+    }
+
+    /// Dims reordered, as [`Tensor::permute`].
+    ///
+    /// # Errors
+    /// If `axes` is not a permutation of the dims.
+    #[track_caller]
+    pub fn try_permute(&self, axes: &[isize]) -> Result<Var> {
+        self.view_var("permute", |x| {
+            let y = x.try_permute(axes)?;
+            let mut inverse = vec![0isize; axes.len()];
+            for (i, &a) in axes.iter().enumerate() {
+                inverse[normalize_axis("permute", a, x.shape())?] = i as isize;
+            }
+            Ok((y, ViewNode::Permute { inverse }))
+        })
+    }
+
+    /// Dims reordered; see [`Var::try_permute`].
+    ///
+    /// # Panics
+    /// If `axes` is not a permutation of the dims.
+    #[track_caller]
+    pub fn permute(&self, axes: &[isize]) -> Var {
+        or_panic_var(self.try_permute(axes))
+    }
+
+    /// Two dims swapped (a view).
+    ///
+    /// # Panics
+    /// If an axis is out of range.
+    #[track_caller]
+    pub fn transpose(&self, a: isize, b: isize) -> Var {
+        let r = self.view_var("transpose", |x| {
+            let y = x.try_transpose(a, b)?;
+            let mut inverse: Vec<isize> = (0..x.rank() as isize).collect();
+            let (i, j) = (
+                normalize_axis("transpose", a, x.shape())?,
+                normalize_axis("transpose", b, x.shape())?,
+            );
+            inverse.swap(i, j);
+            Ok((y, ViewNode::Permute { inverse }))
+        });
+        or_panic_var(r)
+    }
+
+    /// The last two dims swapped (unchanged below rank 2).
+    #[track_caller]
+    pub fn t(&self) -> Var {
+        if self.value().rank() < 2 {
+            self.clone()
+        } else {
+            self.transpose(-2, -1)
+        }
+    }
+
+    /// Elements `start..start + len` along `axis`, as [`Tensor::narrow`].
+    ///
+    /// # Errors
+    /// If the range does not fit.
+    #[track_caller]
+    pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<Var> {
+        self.try_slice_axis(axis, start, start.saturating_add(len), 1)
+            .map_err(|e| rename(e, "narrow"))
+    }
+
+    /// Elements `start..start + len` along `axis`; see [`Var::try_narrow`].
+    ///
+    /// # Panics
+    /// If the range does not fit.
+    #[track_caller]
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var {
+        or_panic_var(self.try_narrow(axis, start, len))
+    }
+
+    /// Elements `start, start + step, …` below `end` along `axis`, as [`Tensor::slice_axis`].
+    ///
+    /// # Errors
+    /// If the range does not fit or `step` is 0.
+    #[track_caller]
+    pub fn try_slice_axis(
+        &self,
+        axis: isize,
+        start: usize,
+        end: usize,
+        step: usize,
+    ) -> Result<Var> {
+        self.view_var("slice", |x| {
+            let y = x.try_slice_axis(axis, start, end, step)?;
+            let axis = normalize_axis("slice", axis, x.shape())?;
+            Ok((
+                y,
+                ViewNode::Slice {
+                    axis,
+                    start,
+                    step,
+                    in_shape: x.dims(),
+                },
+            ))
+        })
+    }
+
+    /// Elements `start, start + step, …` below `end` along `axis`; see [`Var::try_slice_axis`].
+    ///
+    /// # Panics
+    /// If the range does not fit or `step` is 0.
+    #[track_caller]
+    pub fn slice_axis(&self, axis: isize, start: usize, end: usize, step: usize) -> Var {
+        or_panic_var(self.try_slice_axis(axis, start, end, step))
+    }
+
+    /// Expanded to `shape` with stride 0, as [`Tensor::broadcast_to`]; the gradient is summed
+    /// over the expanded dims.
+    ///
+    /// # Errors
+    /// If the shape does not broadcast to `shape`.
+    #[track_caller]
+    pub fn try_broadcast_to(&self, shape: impl AsRef<[usize]>) -> Result<Var> {
+        self.view_var("broadcast_to", |x| {
+            Ok((
+                x.try_broadcast_to(shape)?,
+                ViewNode::Expand { in_shape: x.dims() },
+            ))
+        })
+    }
+
+    /// Expanded to `shape`; see [`Var::try_broadcast_to`].
+    ///
+    /// # Panics
+    /// If the shape does not broadcast to `shape`.
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: impl AsRef<[usize]>) -> Var {
+        or_panic_var(self.try_broadcast_to(shape))
+    }
+
+    /// Dimension `axis`, of size 1, removed.
+    ///
+    /// # Panics
+    /// If the axis is out of range or its size is not 1.
+    #[track_caller]
+    pub fn squeeze(&self, axis: isize) -> Var {
+        or_panic_var(self.reshaping("squeeze", |x| x.try_squeeze(axis)))
+    }
+
+    /// A size-1 dimension inserted at `axis`.
+    ///
+    /// # Panics
+    /// If the axis is out of range.
+    #[track_caller]
+    pub fn unsqueeze(&self, axis: isize) -> Var {
+        or_panic_var(self.reshaping("unsqueeze", |x| x.try_unsqueeze(axis)))
+    }
+
+    /// Dims `start..=end` merged into one.
+    ///
+    /// # Panics
+    /// If an axis is out of range or `start > end`.
+    #[track_caller]
+    pub fn flatten(&self, start: isize, end: isize) -> Var {
+        or_panic_var(self.reshaping("flatten", |x| x.try_flatten(start, end)))
     }
 }
 

@@ -1,0 +1,93 @@
+//! [`Gradients`]: what one backward pass returns, keyed by parameter.
+
+use crate::param::{Param, ParamId};
+use crate::tensor::Tensor;
+use crate::var::Var;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+/// The gradients of one backward pass: one tensor per parameter (and per [`Tape::var`] leaf)
+/// that the output depends on, with the parameter's shape.
+///
+/// Gradients are per step: a new backward pass returns a new map, so there is nothing to zero.
+///
+/// [`Tape::var`]: crate::Tape::var
+#[derive(Clone, Debug, Default)]
+pub struct Gradients {
+    tape_id: u64,
+    params: HashMap<ParamId, Tensor>,
+    leaves: HashMap<u32, Tensor>,
+}
+
+impl Gradients {
+    pub(crate) fn new(tape_id: u64) -> Gradients {
+        Gradients {
+            tape_id,
+            ..Gradients::default()
+        }
+    }
+
+    pub(crate) fn add_param(&mut self, id: ParamId, g: Tensor) {
+        accumulate(self.params.entry(id), g);
+    }
+
+    pub(crate) fn add_leaf(&mut self, node: u32, g: Tensor) {
+        accumulate(self.leaves.entry(node), g);
+    }
+
+    /// The gradient of `param`, or `None` if the output does not depend on it (it was not
+    /// registered on the tape, or no path leads from it to the output).
+    pub fn get(&self, param: &Param) -> Option<&Tensor> {
+        self.params.get(&param.id())
+    }
+
+    /// The gradient of the parameter with this id.
+    pub fn get_id(&self, id: ParamId) -> Option<&Tensor> {
+        self.params.get(&id)
+    }
+
+    /// The gradient of the parameter with this id, mutably (to clip or scale it in place).
+    pub fn get_id_mut(&mut self, id: ParamId) -> Option<&mut Tensor> {
+        self.params.get_mut(&id)
+    }
+
+    /// Replaces (or sets) the gradient of a parameter, as a gradient-clipping step does.
+    pub fn insert(&mut self, id: ParamId, grad: Tensor) {
+        self.params.insert(id, grad);
+    }
+
+    /// The gradient of a leaf made with [`Tape::var`](crate::Tape::var), or `None` if the output does not depend on it or it belongs to another backward pass.
+    pub fn wrt(&self, var: &Var) -> Option<&Tensor> {
+        if var.tape_id != self.tape_id {
+            return None;
+        }
+        self.leaves.get(&var.node?)
+    }
+
+    /// The parameters with a gradient, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Tensor)> {
+        self.params.iter().map(|(&id, g)| (id, g))
+    }
+
+    /// The number of parameters with a gradient.
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether no parameter received a gradient.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+}
+
+fn accumulate<K>(slot: Entry<'_, K, Tensor>, g: Tensor) {
+    match slot {
+        Entry::Vacant(e) => {
+            e.insert(g);
+        }
+        Entry::Occupied(mut e) => {
+            let sum = e.get().add(&g);
+            e.insert(sum);
+        }
+    }
+}
