@@ -12,7 +12,8 @@ use crate::parallel::{CHUNK, worth_parallel};
 use crate::special::erf;
 use rayon::prelude::*;
 
-/// What the backward rule of a unary op reads: the forward's input, its output, or both.
+/// What the backward rule of a unary op reads: the forward's input, its output, or neither
+/// (never both: the tape keeps at most one tensor per unary op).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Saves {
     /// The derivative reads the input `x`.
@@ -27,9 +28,8 @@ pub fn saves(op: UnaryOp) -> Saves {
     let (input, output) = match op {
         Neg | AddScalar(_) | MulScalar(_) | RsubScalar(_) => (false, false),
         Exp | Sqrt | Recip | Tanh | Sigmoid | RpowScalar(_) => (false, true),
-        RdivScalar(_) => (true, true),
-        Abs | Log | Square | Relu | LeakyRelu(_) | Gelu | Erf | Powf(_) | Clamp(..)
-        | MaximumScalar(_) | MinimumScalar(_) => (true, false),
+        Abs | RdivScalar(_) | Log | Square | Relu | LeakyRelu(_) | Gelu | Erf | Powf(_)
+        | Clamp(..) | MaximumScalar(_) | MinimumScalar(_) => (true, false),
     };
     Saves { input, output }
 }
@@ -38,13 +38,6 @@ pub fn saves(op: UnaryOp) -> Saves {
 fn map1<T: Float>(a: &[T], g: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
     for ((o, &a), &g) in out.iter_mut().zip(a).zip(g) {
         *o = f(a, g);
-    }
-}
-
-#[inline(always)]
-fn map2<T: Float>(a: &[T], b: &[T], g: &[T], out: &mut [T], f: impl Fn(T, T, T) -> T) {
-    for (((o, &a), &b), &g) in out.iter_mut().zip(a).zip(b).zip(g) {
-        *o = f(a, b, g);
     }
 }
 
@@ -109,7 +102,10 @@ fn unary_grad_row<T: Float>(op: UnaryOp, x: &[T], y: &[T], g: &[T], out: &mut [T
                 }
             })
         }
-        UnaryOp::RdivScalar(_) => map2(x, y, g, out, |x, y, g| -(g * y / x)),
+        UnaryOp::RdivScalar(s) => {
+            let s = c(s);
+            map1(x, g, out, |x, g| -(g * s / (x * x)))
+        }
         UnaryOp::RpowScalar(s) => {
             let ln = c(s.ln());
             map1(y, g, out, |y, g| g * y * ln)

@@ -3,7 +3,7 @@
 //!
 //! **PyTorch equivalent**: `torch.add`, `sub`, `mul`, `div`, `pow`, `maximum`, `minimum`.
 //! Broadcasting views each operand with stride 0 along expanded dims; nothing is copied. The
-//! backward rules (tape issue) sum the gradient over the broadcast dims back to each input's shape.
+//! backward rules sum the gradient over the broadcast dims back to each input's shape.
 //! Derivatives: `d(a*b) = b da + a db`, `d(a/b) = da/b - a/b^2 db`,
 //! `d(a^b) = b a^(b-1) da + a^b ln a db`; `maximum` sends the gradient to the larger input and
 //! splits it equally on ties (docs/numerics.md).
@@ -256,14 +256,14 @@ impl Var {
             let y = a.try_zip(b, op, name)?;
             let (sa, sb, sy) = binary_saves(op);
             Ok(Recorded {
-                op: Op::Binary(BinaryNode {
+                op: Op::Binary(Box::new(BinaryNode {
                     op,
                     a: sa.then(|| a.clone()),
                     b: sb.then(|| b.clone()),
                     y: sy.then(|| y.clone()),
                     a_shape: a.dims(),
                     b_shape: b.dims(),
-                }),
+                })),
                 value: y,
             })
         })

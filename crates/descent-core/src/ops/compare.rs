@@ -191,11 +191,11 @@ impl Var {
                 .value()
                 .try_where_cond(on_true.value(), on_false.value())?;
             Ok(Recorded {
-                op: Op::Where(WhereNode {
+                op: Op::Where(Box::new(WhereNode {
                     cond: self.value().broadcast_to(y.shape()),
                     true_shape: on_true.value().dims(),
                     false_shape: on_false.value().dims(),
-                }),
+                })),
                 value: y,
             })
         })

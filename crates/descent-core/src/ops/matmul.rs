@@ -177,10 +177,10 @@ impl Var {
             let (a, b) = (self.value(), rhs.value());
             Ok(Recorded {
                 value: a.try_matmul(b)?,
-                op: Op::Matmul(MatmulNode {
+                op: Op::Matmul(Box::new(MatmulNode {
                     a: a.clone(),
                     b: b.clone(),
-                }),
+                })),
             })
         })
     }

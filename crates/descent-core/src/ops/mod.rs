@@ -36,10 +36,11 @@ use smallvec::SmallVec;
 /// dispatches.
 pub(crate) enum Op {
     Unary(unary::UnaryNode),
-    Binary(binary::BinaryNode),
-    Where(compare::WhereNode),
-    Reduce(reduce::ReduceNode),
-    Matmul(matmul::MatmulNode),
+    // The larger nodes are boxed so that a tape node stays small (W4: most ops are unary).
+    Binary(Box<binary::BinaryNode>),
+    Where(Box<compare::WhereNode>),
+    Reduce(Box<reduce::ReduceNode>),
+    Matmul(Box<matmul::MatmulNode>),
     Softmax(softmax::SoftmaxNode),
     Conv2d(Box<conv::Conv2dNode>),
     Pool2d(Box<pool::Pool2dNode>),
@@ -72,7 +73,7 @@ impl Op {
         let t = |t: &Tensor| t.nbytes();
         let o = |t: &Option<Tensor>| t.as_ref().map_or(0, Tensor::nbytes);
         match self {
-            Op::Unary(n) => o(&n.x) + o(&n.y),
+            Op::Unary(n) => o(&n.saved),
             Op::Binary(n) => o(&n.a) + o(&n.b) + o(&n.y),
             Op::Where(n) => t(&n.cond),
             Op::Reduce(n) => o(&n.x) + o(&n.y),

@@ -385,14 +385,14 @@ impl Var {
                 _ => (true, true),
             };
             Ok(Recorded {
-                op: Op::Reduce(ReduceNode {
+                op: Op::Reduce(Box::new(ReduceNode {
                     kind,
                     axes: norm,
                     x: save_x.then(|| x.clone()),
                     y: save_y.then(|| y.reshape(&keep_shape[..])),
                     x_shape: x.dims(),
                     keep_shape,
-                }),
+                })),
                 value: y,
             })
         })

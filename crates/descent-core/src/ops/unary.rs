@@ -2,7 +2,7 @@
 //! erf powf clamp`, and the scalar forms of the binary ops.
 //!
 //! **PyTorch equivalent**: the functions of the same name (`gelu` is the exact, erf-based one;
-//! `powf` is `torch.pow(x, p)`). Each is one kernel call and, from the tape issue on, one recorded
+//! `powf` is `torch.pow(x, p)`). Each is one kernel call and one recorded
 //! op: `tanh` is coarse, not `(e^x - e^-x) / (e^x + e^-x)`. Derivatives (for the backward rules):
 //! `tanh' = 1 - y^2` and `sigmoid' = y (1 - y)` use the saved output; `exp' = y`;
 //! `log' = 1/x`, `sqrt' = 1/(2y)`, `relu' = [x > 0]`, `gelu' = Phi(x) + x phi(x)` use the input.
@@ -155,8 +155,8 @@ impl Tensor {
 /// [`unary_grad`], reading the saved input or output ([`saves`] says which).
 pub(crate) struct UnaryNode {
     pub(crate) op: UnaryOp,
-    pub(crate) x: Option<Tensor>,
-    pub(crate) y: Option<Tensor>,
+    /// The input or the output, whichever [`saves`] names (at most one is ever needed).
+    pub(crate) saved: Option<Tensor>,
 }
 
 impl UnaryNode {
@@ -164,18 +164,14 @@ impl UnaryNode {
         if !grads.needs(0) {
             return Ok(());
         }
+        let need = saves(self.op);
         let dx = with_dtype!(g.dtype(), T => {
             let gs = g.elements::<T>();
-            let xs = self.x.as_ref().map(|x| x.elements::<T>());
-            let ys = self.y.as_ref().map(|y| y.elements::<T>());
+            let saved = self.saved.as_ref().map(|t| t.elements::<T>());
+            let saved: &[T] = saved.as_deref().unwrap_or(&[]);
+            let (xs, ys) = if need.input { (saved, &[][..]) } else { (&[][..], saved) };
             let mut out = vec![T::ZERO; gs.len()];
-            unary_grad(
-                self.op,
-                xs.as_deref().unwrap_or(&[]),
-                ys.as_deref().unwrap_or(&[]),
-                &gs,
-                &mut out,
-            );
+            unary_grad(self.op, xs, ys, &gs, &mut out);
             Tensor::from_parts(out, g.shape())
         });
         grads.set(0, dx);
@@ -194,8 +190,13 @@ impl Var {
             Ok(Recorded {
                 op: Op::Unary(UnaryNode {
                     op,
-                    x: need.input.then(|| x.clone()),
-                    y: need.output.then(|| y.clone()),
+                    saved: if need.input {
+                        Some(x.clone())
+                    } else if need.output {
+                        Some(y.clone())
+                    } else {
+                        None
+                    },
                 }),
                 value: y,
             })

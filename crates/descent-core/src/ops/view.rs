@@ -3,7 +3,7 @@
 //! A view shares the input's buffer and only changes the layout: no element is copied, except by
 //! `reshape` of a non-contiguous input, which copies first (as `torch.reshape`).
 //! **PyTorch equivalent**: `reshape`, `permute`, `transpose`, `narrow`, `expand`, `squeeze`,
-//! `unsqueeze`, `flatten`. The backward rule of every view (from the tape issue on) maps the
+//! `unsqueeze`, `flatten`. The backward rule of every view maps the
 //! gradient back through the inverse layout change.
 
 use crate::dtype::with_dtype;
