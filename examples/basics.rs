@@ -79,6 +79,33 @@ fn main() {
         p.shape()
     );
 
+    // Gradients: record a forward pass on a tape, then one backward pass.
+    let w = Param::named("w", Tensor::randn([3, 4], &mut rng) * 0.5);
+    let tape = Tape::new();
+    let xv = tape.constant(Tensor::randn([5, 4], &mut rng));
+    let loss = xv.matmul(&tape.param(&w).t()).tanh().square().mean_all();
+    println!(
+        "tape: {} nodes, {} bytes saved for backward; loss = {:.4}",
+        tape.len(),
+        tape.saved_bytes(),
+        loss.value().item()
+    );
+    let grads = loss.backward();
+    println!("d loss / d w = {:?}", grads.get(&w).expect("w was used"));
+    // The same composition, checked against finite differences in f64.
+    let report = gradcheck(
+        |_, v| v[0].matmul(&v[1].t()).tanh().square().mean_all(),
+        &[Tensor::randn([5, 4], &mut rng), w.value().clone()],
+        &GradcheckConfig::default(),
+    );
+    match report {
+        Ok(r) => println!(
+            "gradcheck: {} elements agree (max |error| {:.1e})",
+            r.elements, r.max_abs_error
+        ),
+        Err(e) => println!("{e}"),
+    }
+
     // A matmul, timed once (benchmarks live in benches/).
     let a = Tensor::randn([size, size], &mut rng);
     let c = Tensor::randn([size, size], &mut rng);
