@@ -151,7 +151,7 @@ impl Tape {
     }
 
     /// A leaf that requires a gradient without being a [`Param`]: its gradient is reported by
-    /// [`Gradients::wrt`](crate::Gradients::wrt). What [`gradcheck`](crate::gradcheck) uses.
+    /// [`Gradients::wrt`](crate::Gradients::wrt). What [`gradcheck`](crate::gradcheck()) uses.
     #[track_caller]
     pub fn var(&self, value: impl Into<Tensor>) -> Var {
         self.leaf(value.into(), Kind::Leaf, "var", Location::caller())

@@ -1,7 +1,7 @@
 //! [`Var`]: a value recorded on a [`Tape`](crate::Tape), and the one function that records ops.
 //!
 //! Every differentiable op has a `Var` method beside its `Tensor` method, in the same `ops/` file,
-//! with its backward rule right below. They all go through [`Var::record`]: it checks the
+//! with its backward rule right below. They all go through `Var::record`: it checks the
 //! operands share a live tape, runs the forward, and appends one node.
 
 use crate::error::{Error, Result, or_panic};
