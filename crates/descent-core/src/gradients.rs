@@ -15,6 +15,7 @@ use std::collections::hash_map::Entry;
 #[derive(Clone, Debug, Default)]
 pub struct Gradients {
     tape_id: u64,
+    loss: Option<f64>,
     params: HashMap<ParamId, Tensor>,
     leaves: HashMap<u32, Tensor>,
 }
@@ -25,6 +26,24 @@ impl Gradients {
             tape_id,
             ..Gradients::default()
         }
+    }
+
+    pub(crate) fn set_loss(&mut self, loss: f64) {
+        self.loss = Some(loss);
+    }
+
+    /// The value backpropagated from, when it was a scalar ([`Var::backward`]); `None` after
+    /// [`Var::backward_with`] from a larger value. Optimizers check it is finite before a step.
+    ///
+    /// ```
+    /// use descent_core::{Param, Tape, Tensor};
+    /// let w = Param::new(Tensor::from_vec(vec![3.0f32], [1]));
+    /// let tape = Tape::new();
+    /// let loss = tape.param(&w).square().sum_all();
+    /// assert_eq!(loss.backward().loss(), Some(9.0));
+    /// ```
+    pub fn loss(&self) -> Option<f64> {
+        self.loss
     }
 
     pub(crate) fn add_param(&mut self, id: ParamId, g: Tensor) {

@@ -205,6 +205,23 @@ impl Tensor {
         with_dtype!(dtype, T => Tensor::from_parts(self.to_vec::<T>(), self.shape()))
     }
 
+    /// The elements as a row-major slice, without copying: `Some` if the tensor holds `T` and is
+    /// contiguous, `None` otherwise (use [`Tensor::to_vec`] or [`Tensor::contiguous`] then).
+    ///
+    /// ```
+    /// use descent_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    /// assert_eq!(x.as_slice::<f32>(), Some(&[1.0f32, 2.0, 3.0, 4.0][..]));
+    /// assert_eq!(x.as_slice::<f64>(), None); // another element type
+    /// assert_eq!(x.t().as_slice::<f32>(), None); // a transposed view
+    /// ```
+    pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
+        if T::DTYPE != self.dtype() {
+            return None;
+        }
+        self.contiguous_slice::<T>()
+    }
+
     /// The elements as a mutable row-major slice, copying first if the buffer is shared with
     /// another tensor or the layout is not contiguous (copy on write).
     ///

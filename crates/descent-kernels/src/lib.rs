@@ -19,6 +19,7 @@ pub mod elementwise;
 pub mod elementwise_grad;
 mod float;
 pub mod matmul;
+pub mod optim;
 pub mod parallel;
 pub mod pool;
 pub mod reduce;

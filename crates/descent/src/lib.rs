@@ -13,12 +13,17 @@
 
 pub use descent_core as core;
 pub use descent_kernels as kernels;
+pub use descent_optim as optim;
 
 /// What a training script needs, in one import.
 pub mod prelude {
     pub use descent_core::{
         Conv2dParams, DType, Error, GradcheckConfig, Gradients, Param, Params, Pool2dParams,
         Result, Tape, Tensor, Var, gradcheck,
+    };
+    pub use descent_optim::{
+        Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Gd, Optimizer, ParamGroup, RmsProp,
+        RmsPropConfig, Sgd, SgdConfig,
     };
 }
 

@@ -1,0 +1,447 @@
+//! Fused optimizer updates: each reads a parameter, its gradient and its state once, and writes
+//! them once.
+//!
+//! The hyperparameters of a step arrive as plain numbers (the bias corrections, the step size of
+//! this step are computed by the caller once per parameter). Each update follows PyTorch's
+//! single-tensor implementation operation by operation, in the same order, so an `f64` run matches
+//! `torch.optim` to the last few ulps. Above [`PAR_THRESHOLD`] elements the work is split at fixed
+//! [`CHUNK`] boundaries over rayon's threads; the updates are elementwise, so the result does not
+//! depend on the thread count.
+//!
+//! ```
+//! use descent_kernels::optim::{sgd, SgdStep};
+//! let (mut p, g) = ([1.0f32, 2.0], [0.5f32, -1.0]);
+//! sgd(&SgdStep { lr: 0.1, ..SgdStep::default() }, &mut p, &g, None);
+//! assert_eq!(p, [0.95, 2.1]);
+//! ```
+
+use crate::float::Float;
+use crate::parallel::{CHUNK, PAR_THRESHOLD};
+
+/// One SGD step: `d = g + weight_decay·p`; with momentum `b ← momentum·b + (1 − dampening)·d`
+/// (`b ← d` on the first step), `d = d + momentum·b` (Nesterov) or `d = b`; then `p ← p − lr·d`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SgdStep {
+    /// Learning rate.
+    pub lr: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Momentum factor; 0 for none (then no buffer is passed).
+    pub momentum: f64,
+    /// Dampening of the gradient in the momentum buffer.
+    pub dampening: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Whether the momentum buffer is empty (the first step): it is set to the gradient.
+    pub first: bool,
+}
+
+/// One Adam / AdamW step (PyTorch's `Adam`, `AdamW`):
+/// `p ← p·(1 − lr·decoupled_decay)`, `g ← g + weight_decay·p`, `m ← m + (1 − β1)(g − m)`,
+/// `v ← β2·v + (1 − β2)·g²`, with amsgrad `v̂ ← max(v̂, v)` (else `v̂ = v`),
+/// `p ← p − step_size · m / (√v̂ / bias2_sqrt + eps)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AdamStep {
+    /// `lr / (1 − β1^t)`.
+    pub step_size: f64,
+    /// `√(1 − β2^t)`.
+    pub bias2_sqrt: f64,
+    /// `β1`.
+    pub beta1: f64,
+    /// `β2`.
+    pub beta2: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// L2 penalty added to the gradient (Adam).
+    pub weight_decay: f64,
+    /// `lr·weight_decay` of AdamW's decoupled decay: `p ← p·(1 − decay)` before the update.
+    pub decoupled_decay: f64,
+}
+
+/// One RMSprop step (PyTorch's `RMSprop`): `g ← g + weight_decay·p`,
+/// `s ← α·s + (1 − α)·g²`; centered: `ḡ ← ḡ + (1 − α)(g − ḡ)`, `a = √(s − ḡ²) + eps`, else
+/// `a = √s + eps`; with momentum `b ← momentum·b + g/a`, `p ← p − lr·b`, else `p ← p − lr·g/a`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RmspropStep {
+    /// Learning rate.
+    pub lr: f64,
+    /// Smoothing constant α.
+    pub alpha: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Momentum factor; 0 for none.
+    pub momentum: f64,
+}
+
+/// One Adagrad step (PyTorch's `Adagrad`): `g ← g + weight_decay·p`, `s ← s + g²`,
+/// `p ← p − clr · g / (√s + eps)` with `clr = lr / (1 + (t − 1)·lr_decay)` computed by the caller.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AdagradStep {
+    /// The decayed learning rate of this step.
+    pub clr: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+}
+
+/// The slices one update touches, split together at chunk boundaries.
+struct Lanes<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    s: [Option<&'a mut [T]>; 3],
+}
+
+impl<'a, T: Float> Lanes<'a, T> {
+    fn new(p: &'a mut [T], g: &'a [T], s: [Option<&'a mut [T]>; 3]) -> Lanes<'a, T> {
+        assert_eq!(p.len(), g.len(), "parameter and gradient lengths differ");
+        for b in s.iter().flatten() {
+            assert_eq!(b.len(), p.len(), "parameter and state lengths differ");
+        }
+        Lanes { p, g, s }
+    }
+
+    fn split_at(self, mid: usize) -> (Lanes<'a, T>, Lanes<'a, T>) {
+        let (p0, p1) = self.p.split_at_mut(mid);
+        let (g0, g1) = self.g.split_at(mid);
+        let [a, b, c] = self.s.map(|s| match s {
+            Some(s) => {
+                let (x, y) = s.split_at_mut(mid);
+                (Some(x), Some(y))
+            }
+            None => (None, None),
+        });
+        (
+            Lanes {
+                p: p0,
+                g: g0,
+                s: [a.0, b.0, c.0],
+            },
+            Lanes {
+                p: p1,
+                g: g1,
+                s: [a.1, b.1, c.1],
+            },
+        )
+    }
+
+    /// Runs `f` over the lanes, forking at chunk boundaries when the work is large enough.
+    fn run(self, f: &(impl Fn(Lanes<'_, T>) + Sync)) {
+        let n = self.p.len();
+        if n < PAR_THRESHOLD.max(2 * CHUNK) || rayon::current_num_threads() < 2 {
+            return f(self);
+        }
+        let mid = (n / 2).div_ceil(CHUNK) * CHUNK;
+        let (a, b) = self.split_at(mid);
+        rayon::join(|| a.run(f), || b.run(f));
+    }
+}
+
+fn t<T: Float>(v: f64) -> T {
+    T::from_f64(v)
+}
+
+/// Applies one SGD step to `p` given its gradient `g` and, when `h.momentum != 0`, its momentum
+/// buffer (ignored otherwise).
+///
+/// # Panics
+/// If the lengths differ, or momentum is set and no buffer is passed.
+pub fn sgd<T: Float>(h: &SgdStep, p: &mut [T], g: &[T], momentum_buf: Option<&mut [T]>) {
+    let buf = if h.momentum != 0.0 {
+        Some(momentum_buf.expect("SGD with momentum needs its buffer"))
+    } else {
+        None
+    };
+    let (lr, wd, mu, damp) = (
+        t::<T>(h.lr),
+        t::<T>(h.weight_decay),
+        t::<T>(h.momentum),
+        t::<T>(1.0 - h.dampening),
+    );
+    let (decay, nesterov, first) = (h.weight_decay != 0.0, h.nesterov, h.first);
+    Lanes::new(p, g, [buf, None, None]).run(&|l: Lanes<'_, T>| {
+        let [b, _, _] = l.s;
+        // One monomorphic loop per combination, so each vectorizes without branches inside.
+        match (b, decay, nesterov) {
+            (None, false, _) => l.p.iter_mut().zip(l.g).for_each(|(p, &g)| *p -= lr * g),
+            (None, true, _) => {
+                l.p.iter_mut()
+                    .zip(l.g)
+                    .for_each(|(p, &g)| *p -= lr * (g + wd * *p))
+            }
+            (Some(b), false, false) => {
+                sgd_loop::<T, false, false>(lr, wd, mu, damp, first, l.p, l.g, b)
+            }
+            (Some(b), true, false) => {
+                sgd_loop::<T, true, false>(lr, wd, mu, damp, first, l.p, l.g, b)
+            }
+            (Some(b), false, true) => {
+                sgd_loop::<T, false, true>(lr, wd, mu, damp, first, l.p, l.g, b)
+            }
+            (Some(b), true, true) => {
+                sgd_loop::<T, true, true>(lr, wd, mu, damp, first, l.p, l.g, b)
+            }
+        }
+    });
+}
+
+#[allow(clippy::too_many_arguments)] // The scalars of one step, hoisted out of the loop.
+#[inline(always)]
+fn sgd_loop<T: Float, const DECAY: bool, const NESTEROV: bool>(
+    lr: T,
+    wd: T,
+    mu: T,
+    damp: T,
+    first: bool,
+    p: &mut [T],
+    g: &[T],
+    b: &mut [T],
+) {
+    // On the first step the buffer is the gradient itself: b ← d, i.e. μ·0 + 1·d with the
+    // dampening off, which keeps one loop for both cases.
+    let (mu_b, damp) = if first { (T::ZERO, T::ONE) } else { (mu, damp) };
+    for ((p, &g), b) in p.iter_mut().zip(g).zip(b) {
+        let d = if DECAY { g + wd * *p } else { g };
+        *b = *b * mu_b + damp * d;
+        let step = if NESTEROV { d + mu * *b } else { *b };
+        *p -= lr * step;
+    }
+}
+
+/// Applies one Adam (or AdamW) step to `p` given its gradient `g`, its first and second moments
+/// `m`, `v`, and, for amsgrad, the running maximum `v_max` of the second moment.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn adam<T: Float>(
+    h: &AdamStep,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    v_max: Option<&mut [T]>,
+) {
+    let c = AdamConsts::<T>::new(h);
+    let (decay, decoupled) = (h.weight_decay != 0.0, h.decoupled_decay != 0.0);
+    Lanes::new(p, g, [Some(m), Some(v), v_max]).run(&|l: Lanes<'_, T>| {
+        let [Some(m), Some(v), v_max] = l.s else {
+            unreachable!("Adam passes both moments")
+        };
+        // One monomorphic loop per combination, so each vectorizes without branches inside.
+        match (decay, decoupled, v_max) {
+            (false, false, None) => adam_loop::<T, false, false>(&c, l.p, l.g, m, v),
+            (true, false, None) => adam_loop::<T, true, false>(&c, l.p, l.g, m, v),
+            (false, true, None) => adam_loop::<T, false, true>(&c, l.p, l.g, m, v),
+            (true, true, None) => adam_loop::<T, true, true>(&c, l.p, l.g, m, v),
+            (decay, decoupled, Some(vm)) => {
+                for ((((p, &g), m), v), vm) in l.p.iter_mut().zip(l.g).zip(m).zip(v).zip(vm) {
+                    if decoupled {
+                        *p *= c.keep;
+                    }
+                    let g = if decay { g + c.wd * *p } else { g };
+                    *m += c.one_m_b1 * (g - *m);
+                    *v = *v * c.b2 + c.one_m_b2 * g * g;
+                    *vm = vm.max_nan(*v);
+                    *p += c.neg_step * *m / (vm.sqrt() / c.bias2_sqrt + c.eps);
+                }
+            }
+        }
+    });
+}
+
+/// Adam's per-step constants in the element type.
+struct AdamConsts<T> {
+    neg_step: T,
+    bias2_sqrt: T,
+    eps: T,
+    one_m_b1: T,
+    b2: T,
+    one_m_b2: T,
+    wd: T,
+    keep: T,
+}
+
+impl<T: Float> AdamConsts<T> {
+    fn new(h: &AdamStep) -> Self {
+        AdamConsts {
+            neg_step: t(-h.step_size),
+            bias2_sqrt: t(h.bias2_sqrt),
+            eps: t(h.eps),
+            one_m_b1: t(1.0 - h.beta1),
+            b2: t(h.beta2),
+            one_m_b2: t(1.0 - h.beta2),
+            wd: t(h.weight_decay),
+            keep: t(1.0 - h.decoupled_decay),
+        }
+    }
+}
+
+#[inline(always)]
+fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+    c: &AdamConsts<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        if DECOUPLED {
+            *p *= c.keep;
+        }
+        let g = if DECAY { g + c.wd * *p } else { g };
+        *m += c.one_m_b1 * (g - *m);
+        *v = *v * c.b2 + c.one_m_b2 * g * g;
+        *p += c.neg_step * *m / (v.sqrt() / c.bias2_sqrt + c.eps);
+    }
+}
+
+/// Applies one RMSprop step to `p` given its gradient `g`, its mean square `s`, for the centered
+/// variant its mean gradient `g_avg`, and with momentum its buffer `b`.
+///
+/// # Panics
+/// If the lengths differ, or momentum is set and no buffer is passed.
+pub fn rmsprop<T: Float>(
+    h: &RmspropStep,
+    p: &mut [T],
+    g: &[T],
+    s: &mut [T],
+    g_avg: Option<&mut [T]>,
+    momentum_buf: Option<&mut [T]>,
+) {
+    let b = if h.momentum > 0.0 {
+        Some(momentum_buf.expect("RMSprop with momentum needs its buffer"))
+    } else {
+        None
+    };
+    let (lr, alpha, one_m_alpha, eps) = (
+        t::<T>(h.lr),
+        t::<T>(h.alpha),
+        t::<T>(1.0 - h.alpha),
+        t::<T>(h.eps),
+    );
+    let (wd, decay, mu) = (
+        t::<T>(h.weight_decay),
+        h.weight_decay != 0.0,
+        t::<T>(h.momentum),
+    );
+    Lanes::new(p, g, [Some(s), g_avg, b]).run(&|l: Lanes<'_, T>| {
+        let [Some(s), mut ga, mut b] = l.s else {
+            unreachable!("RMSprop passes its mean square")
+        };
+        for (i, (p, &g)) in l.p.iter_mut().zip(l.g).enumerate() {
+            let g = if decay { g + wd * *p } else { g };
+            let sq = s[i] * alpha + one_m_alpha * g * g;
+            s[i] = sq;
+            let avg = match ga.as_deref_mut() {
+                Some(ga) => {
+                    ga[i] += one_m_alpha * (g - ga[i]);
+                    (sq - ga[i] * ga[i]).sqrt() + eps
+                }
+                None => sq.sqrt() + eps,
+            };
+            match b.as_deref_mut() {
+                Some(b) => {
+                    b[i] = b[i] * mu + g / avg;
+                    *p -= lr * b[i];
+                }
+                None => *p -= lr * g / avg,
+            }
+        }
+    });
+}
+
+/// Applies one Adagrad step to `p` given its gradient `g` and its sum of squares `s`.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn adagrad<T: Float>(h: &AdagradStep, p: &mut [T], g: &[T], s: &mut [T]) {
+    let (clr, eps, wd) = (t::<T>(h.clr), t::<T>(h.eps), t::<T>(h.weight_decay));
+    let decay = h.weight_decay != 0.0;
+    Lanes::new(p, g, [Some(s), None, None]).run(&|l: Lanes<'_, T>| {
+        let [Some(s), _, _] = l.s else {
+            unreachable!("Adagrad passes its sum of squares")
+        };
+        for ((p, &g), s) in l.p.iter_mut().zip(l.g).zip(s.iter_mut()) {
+            let g = if decay { g + wd * *p } else { g };
+            *s += g * g;
+            *p -= clr * g / (s.sqrt() + eps);
+        }
+    });
+}
+
+/// `g ← g·scale` in place (gradient clipping by norm).
+pub fn scale<T: Float>(g: &mut [T], scale: f64) {
+    let s = t::<T>(scale);
+    g.iter_mut().for_each(|x| *x *= s);
+}
+
+/// `g ← clamp(g, −limit, limit)` in place (gradient clipping by value); NaN stays NaN.
+pub fn clamp<T: Float>(g: &mut [T], limit: f64) {
+    let (lo, hi) = (t::<T>(-limit), t::<T>(limit));
+    for x in g.iter_mut() {
+        if *x > hi {
+            *x = hi;
+        } else if *x < lo {
+            *x = lo;
+        }
+    }
+}
+
+/// The sum of squares of `g`, accumulated in `f64` in fixed blocks (the same result whatever the
+/// thread count).
+pub fn sum_squares<T: Float>(g: &[T]) -> f64 {
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let mut blocks = g.chunks_exact(LANES);
+    for b in &mut blocks {
+        for (a, &x) in acc.iter_mut().zip(b) {
+            let x = x.to_f64();
+            *a += x * x;
+        }
+    }
+    let tail: f64 = blocks.remainder().iter().map(|&x| x.to_f64().powi(2)).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// The position and kind (`"NaN"` or `"inf"`) of the first non-finite element of `x`, if any.
+/// Scans in blocks without branching on each element, so finite data (the usual case) is checked
+/// at memory speed.
+pub fn first_non_finite<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
+    if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        // The first chunk with a non-finite element, found in parallel, then searched serially.
+        return x
+            .par_chunks(CHUNK)
+            .enumerate()
+            .find_map_first(|(c, chunk)| {
+                first_non_finite_serial(chunk).map(|(i, kind)| (c * CHUNK + i, kind))
+            });
+    }
+    first_non_finite_serial(x)
+}
+
+fn first_non_finite_serial<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
+    const BLOCK: usize = 256;
+    for (b, block) in x.chunks(BLOCK).enumerate() {
+        // x·0 is 0 for finite x and NaN for NaN or ±inf, so the sum is NaN iff one is not finite.
+        let mut acc = [T::ZERO; 8];
+        let mut lanes = block.chunks_exact(8);
+        for l in &mut lanes {
+            for (a, &v) in acc.iter_mut().zip(l) {
+                *a += v * T::ZERO;
+            }
+        }
+        let mut total = acc.iter().fold(T::ZERO, |s, &a| s + a);
+        for &v in lanes.remainder() {
+            total += v * T::ZERO;
+        }
+        if !total.is_nan() {
+            continue;
+        }
+        let (i, v) = block.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+        return Some((b * BLOCK + i, if v.is_nan() { "NaN" } else { "inf" }));
+    }
+    None
+}

@@ -1,0 +1,403 @@
+//! What every optimizer shares: the learning rate, parameter groups, per-parameter state, the
+//! finiteness checks before a step, and state export and import. An optimizer adds only its
+//! update rule ([`Rule`]).
+
+use crate::error::{Error, Result, check};
+use crate::optimizer::{
+    OptimizerState, ParamGroup, ParamState, StepReport, check_lr, check_weight_decay,
+};
+use descent_core::{DType, Element, Gradients, Param, ParamId, Params, Tensor};
+use descent_kernels::optim::first_non_finite;
+use std::collections::HashMap;
+
+/// What the update of one parameter needs besides the optimizer's own hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx {
+    /// The learning rate of the parameter's group for this step.
+    pub lr: f64,
+    /// The weight decay of the parameter's group.
+    pub weight_decay: f64,
+    /// The parameter's step count, this step included (1 on its first update).
+    pub step: u64,
+}
+
+/// An optimizer's update rule: the state buffers it keeps per parameter and the fused update.
+pub(crate) trait Rule {
+    /// The names of the state buffers, each of the parameter's shape, zero at the start.
+    fn buffer_names(&self) -> &'static [&'static str];
+
+    /// The value the buffers start at (Adagrad's initial accumulator; 0 for the others).
+    fn buffer_init(&self) -> f64 {
+        0.0
+    }
+
+    /// Updates `p` in place given its gradient and its buffers (in [`Rule::buffer_names`] order,
+    /// `None` past the last).
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]);
+}
+
+/// The state of one parameter.
+#[derive(Debug)]
+struct Slot {
+    group: Option<usize>,
+    step: u64,
+    bufs: Vec<Tensor>,
+}
+
+/// The machinery shared by all optimizers.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    owner: &'static str,
+    base_lr: f64,
+    lr: f64,
+    weight_decay: f64,
+    groups: Vec<ParamGroup>,
+    steps: u64,
+    slots: HashMap<ParamId, Slot>,
+}
+
+impl Engine {
+    /// An engine for `owner` (the optimizer's name), with checked `lr` and `weight_decay`.
+    pub fn new(owner: &'static str, lr: f64, weight_decay: f64) -> Result<Engine> {
+        Ok(Engine {
+            owner,
+            base_lr: check_lr(owner, lr)?,
+            lr,
+            weight_decay: check_weight_decay(owner, weight_decay)?,
+            groups: Vec::new(),
+            steps: 0,
+            slots: HashMap::new(),
+        })
+    }
+
+    pub fn add_group(&mut self, group: ParamGroup) -> Result<()> {
+        group.validate(self.owner)?;
+        if self.steps > 0 {
+            return Err(Error::InvalidConfig {
+                owner: self.owner,
+                detail: "parameter groups must be added before the first step".to_string(),
+            });
+        }
+        self.groups.push(group);
+        Ok(())
+    }
+
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        // 0 is allowed here (a cosine schedule ends there), not when the optimizer is built.
+        self.lr = check(self.owner, "lr", lr, ">= 0 and finite", |v| {
+            v >= 0.0 && v.is_finite()
+        })?;
+        Ok(())
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn group_of(&self, p: &Param) -> Option<usize> {
+        self.groups.iter().position(|g| g.selects(p))
+    }
+
+    /// The learning rate and weight decay of a group (`None`: the default group) for this step.
+    fn hyper(&self, group: Option<usize>) -> (f64, f64) {
+        let Some(g) = group.map(|i| &self.groups[i]) else {
+            return (self.lr, self.weight_decay);
+        };
+        let lr = match g.lr {
+            None => self.lr,
+            Some(l) if self.lr == self.base_lr => l,
+            Some(l) => l * (self.lr / self.base_lr),
+        };
+        (lr, g.weight_decay.unwrap_or(self.weight_decay))
+    }
+
+    /// One step: check the loss and every gradient, then update every parameter with one.
+    pub fn step<R: Rule>(
+        &mut self,
+        rule: &R,
+        params: &mut dyn Params,
+        grads: &Gradients,
+    ) -> Result<StepReport> {
+        let step = self.steps + 1;
+        if let Some(loss) = grads.loss().filter(|l| !l.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "loss".to_string(),
+                value: if loss.is_nan() { "NaN" } else { "inf" },
+                step,
+                lr: self.lr,
+            });
+        }
+        self.check_grads(params, grads, step)?;
+        let (mut updated, mut without_grad) = (0, 0);
+        let names = rule.buffer_names();
+        params.visit_mut(&mut |p| {
+            let Some(g) = grads.get(p) else {
+                without_grad += 1;
+                return;
+            };
+            if !self.slots.contains_key(&p.id()) {
+                let slot = Slot {
+                    group: self.group_of(p),
+                    step: 0,
+                    bufs: names
+                        .iter()
+                        .map(|_| {
+                            Tensor::full_with(p.shape(), rule.buffer_init(), p.value().dtype())
+                        })
+                        .collect(),
+                };
+                self.slots.insert(p.id(), slot);
+            }
+            let group = self.slots[&p.id()].group;
+            let (lr, weight_decay) = self.hyper(group);
+            let slot = self.slots.get_mut(&p.id()).expect("inserted above");
+            slot.step += 1;
+            let ctx = Ctx {
+                lr,
+                weight_decay,
+                step: slot.step,
+            };
+            match p.value().dtype() {
+                DType::F32 => update::<f32, R>(rule, &ctx, p, g, &mut slot.bufs),
+                DType::F64 => update::<f64, R>(rule, &ctx, p, g, &mut slot.bufs),
+            }
+            updated += 1;
+        });
+        self.steps = step;
+        Ok(StepReport {
+            step,
+            lr: self.lr,
+            updated,
+            without_grad,
+        })
+    }
+
+    /// The first gradient that does not fit its parameter or is not finite, as an error.
+    fn check_grads(&self, params: &dyn Params, grads: &Gradients, step: u64) -> Result<()> {
+        let mut found = None;
+        let mut index = 0;
+        params.visit(&mut |p| {
+            let i = index;
+            index += 1;
+            let Some(g) = grads.get(p) else { return };
+            if found.is_some() {
+                return;
+            }
+            if g.shape() != p.shape() || g.dtype() != p.value().dtype() {
+                found = Some(Error::GradientMismatch {
+                    param: describe(p, i),
+                    detail: format!(
+                        "the parameter is {:?} {:?}, its gradient {:?} {:?}",
+                        p.value().dtype(),
+                        p.shape(),
+                        g.dtype(),
+                        g.shape()
+                    ),
+                });
+                return;
+            }
+            let bad = match g.dtype() {
+                DType::F32 => with_slice::<f32, _>(g, first_non_finite),
+                DType::F64 => with_slice::<f64, _>(g, first_non_finite),
+            };
+            if let Some((at, value)) = bad {
+                found = Some(Error::NonFinite {
+                    what: format!("{} (element {at} of {:?})", describe(p, i), p.shape()),
+                    value,
+                    step,
+                    lr: self.lr,
+                });
+            }
+        });
+        found.map_or(Ok(()), Err)
+    }
+
+    /// The state of every parameter of `params` that has one, by position.
+    pub fn state<R: Rule>(&self, rule: &R, params: &dyn Params) -> OptimizerState {
+        let mut out = Vec::new();
+        let mut index = 0;
+        params.visit(&mut |p| {
+            if let Some(slot) = self.slots.get(&p.id()) {
+                out.push(ParamState {
+                    index,
+                    name: p.name().to_string(),
+                    step: slot.step,
+                    buffers: rule
+                        .buffer_names()
+                        .iter()
+                        .map(|n| n.to_string())
+                        .zip(slot.bufs.iter().cloned())
+                        .collect(),
+                });
+            }
+            index += 1;
+        });
+        OptimizerState {
+            optimizer: self.owner.to_string(),
+            steps: self.steps,
+            lr: self.lr,
+            params: out,
+        }
+    }
+
+    /// Replaces the state with `state`, after checking all of it against `params`.
+    pub fn load_state<R: Rule>(
+        &mut self,
+        rule: &R,
+        params: &dyn Params,
+        state: &OptimizerState,
+    ) -> Result<()> {
+        let bad = |detail: String| Err(Error::State { detail });
+        if state.optimizer != self.owner {
+            return bad(format!(
+                "the state is of {}, not of {}",
+                state.optimizer, self.owner
+            ));
+        }
+        let lr = check(self.owner, "lr", state.lr, ">= 0 and finite", |v| {
+            v >= 0.0 && v.is_finite()
+        })?;
+        let mut list: Vec<Seen> = Vec::new();
+        params.visit(&mut |p| {
+            let group = self.group_of(p);
+            let (id, name, shape) = (p.id(), p.name().to_string(), p.shape().to_vec());
+            list.push((id, name, shape, p.value().dtype(), group));
+        });
+        let names = rule.buffer_names();
+        let mut slots = HashMap::new();
+        for ps in &state.params {
+            let Some((id, name, shape, dtype, group)) = list.get(ps.index) else {
+                return bad(format!(
+                    "it has parameter #{} but the model has {} parameters",
+                    ps.index,
+                    list.len()
+                ));
+            };
+            if !ps.name.is_empty() && !name.is_empty() && ps.name != *name {
+                return bad(format!(
+                    "parameter #{} is `{}` in the state but `{name}` in the model",
+                    ps.index, ps.name
+                ));
+            }
+            let got: Vec<&str> = ps.buffers.iter().map(|(n, _)| n.as_str()).collect();
+            if got != names {
+                return bad(format!(
+                    "parameter #{} has buffers {got:?}, this {} keeps {names:?} (was it built \
+                     with the same options?)",
+                    ps.index, self.owner
+                ));
+            }
+            for (n, t) in &ps.buffers {
+                if t.shape() != shape.as_slice() || t.dtype() != *dtype {
+                    return bad(format!(
+                        "buffer `{n}` of parameter #{} is {:?} {:?}, the parameter {dtype:?} \
+                         {shape:?}",
+                        ps.index,
+                        t.dtype(),
+                        t.shape()
+                    ));
+                }
+            }
+            let slot = Slot {
+                group: *group,
+                step: ps.step,
+                bufs: ps.buffers.iter().map(|(_, t)| t.contiguous()).collect(),
+            };
+            if slots.insert(*id, slot).is_some() {
+                return bad(format!("parameter #{} appears twice", ps.index));
+            }
+        }
+        self.slots = slots;
+        self.steps = state.steps;
+        self.lr = lr;
+        Ok(())
+    }
+}
+
+/// A parameter as `load_state` checks it: id, name, shape, element type, group.
+type Seen = (ParamId, String, Vec<usize>, DType, Option<usize>);
+
+/// `"parameter `name`"`, or `"parameter #i"` when it has no name.
+fn describe(p: &Param, index: usize) -> String {
+    if p.name().is_empty() {
+        format!("parameter #{index}")
+    } else {
+        format!("parameter `{}`", p.name())
+    }
+}
+
+/// Calls `f` on the elements of `t` (of type `T`), copying only if `t` is not contiguous.
+fn with_slice<T: Element, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> R {
+    match t.as_slice::<T>() {
+        Some(s) => f(s),
+        None => f(t
+            .contiguous()
+            .as_slice::<T>()
+            .expect("contiguous, dtype checked")),
+    }
+}
+
+fn update<T: Element, R: Rule>(
+    rule: &R,
+    ctx: &Ctx,
+    p: &mut Param,
+    g: &Tensor,
+    bufs: &mut [Tensor],
+) {
+    let p = p
+        .value_mut()
+        .slice_mut::<T>()
+        .expect("the gradient's dtype was checked against the parameter's");
+    let mut it = bufs.iter_mut().map(|b| {
+        b.slice_mut::<T>()
+            .expect("state buffers are made (or loaded) with the parameter's dtype")
+    });
+    let bufs = [it.next(), it.next(), it.next()];
+    with_slice::<T, _>(g, |g| rule.update(ctx, p, g, bufs));
+}
+
+/// Implements [`Optimizer`](crate::Optimizer) for an optimizer struct with an `engine: Engine`
+/// field and a field holding its [`Rule`].
+macro_rules! optimizer_impl {
+    ($ty:ident, $name:literal, $rule:ident) => {
+        impl $crate::optimizer::Optimizer for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn step(
+                &mut self,
+                params: &mut dyn descent_core::Params,
+                grads: &descent_core::Gradients,
+            ) -> $crate::error::Result<$crate::optimizer::StepReport> {
+                self.engine.step(&self.$rule, params, grads)
+            }
+            fn lr(&self) -> f64 {
+                self.engine.lr()
+            }
+            fn set_lr(&mut self, lr: f64) -> $crate::error::Result<()> {
+                self.engine.set_lr(lr)
+            }
+            fn steps(&self) -> u64 {
+                self.engine.steps()
+            }
+            fn state(
+                &self,
+                params: &dyn descent_core::Params,
+            ) -> $crate::optimizer::OptimizerState {
+                self.engine.state(&self.$rule, params)
+            }
+            fn load_state(
+                &mut self,
+                params: &dyn descent_core::Params,
+                state: &$crate::optimizer::OptimizerState,
+            ) -> $crate::error::Result<()> {
+                self.engine.load_state(&self.$rule, params, state)
+            }
+        }
+    };
+}
+pub(crate) use optimizer_impl;
