@@ -13,6 +13,7 @@ use crate::ops::GradsIn;
 use crate::tape::{Kind, NONE, Node, Phase, anomaly_at};
 use crate::tensor::Tensor;
 use crate::var::Var;
+use smallvec::SmallVec;
 use std::time::Instant;
 
 impl Var {
@@ -123,7 +124,7 @@ impl Var {
                 Kind::Leaf => out.add_leaf(i as u32, g),
                 Kind::Constant | Kind::Done => {}
                 Kind::Op(op) => {
-                    let inputs = nodes[i].inputs.clone();
+                    let inputs: SmallVec<[u32; 2]> = SmallVec::from_slice(&nodes[i].inputs);
                     let need = inputs.iter().map(|&j| requires(&nodes, j)).collect();
                     let mut gi = GradsIn::new(need);
                     let start = profiling.then(Instant::now);

@@ -51,7 +51,7 @@ impl Tensor {
 
     /// The dimensions as an owned [`Shape`].
     pub fn dims(&self) -> Shape {
-        self.layout.shape.clone()
+        Shape::from_slice(&self.layout.shape)
     }
 
     /// The strides, in elements.
@@ -133,7 +133,7 @@ impl Tensor {
         match self.contiguous_slice::<T>() {
             Some(s) => std::borrow::Cow::Borrowed(s),
             None => {
-                let mut out = vec![T::ZERO; self.numel()];
+                let mut out = crate::dtype::zeros::<T>(self.numel());
                 strided::copy(self.shape(), self.strided::<T>(), &mut out);
                 std::borrow::Cow::Owned(out)
             }

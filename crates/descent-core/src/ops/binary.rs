@@ -14,7 +14,7 @@ use crate::ops::{GradsIn, Op};
 use crate::shape::{Shape, broadcast_shapes};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::{BinaryOp, Float, isa, strided};
+use descent_kernels::{BinaryOp, isa, strided};
 
 impl Tensor {
     /// The shared forward of binary ops: checks types and shapes, broadcasts, runs the kernel.
@@ -29,7 +29,7 @@ impl Tensor {
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let (sa, sb) = (self.strides_for(&shape), rhs.strides_for(&shape));
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; shape.iter().product()];
+            let mut out = crate::dtype::zeros::<T>(shape.iter().product());
             if self.shape() == rhs.shape() {
                 if let (Some(a), Some(b)) = (self.contiguous_slice::<T>(), rhs.contiguous_slice::<T>()) {
                     // Same shape, both contiguous: no broadcasting and no n-d walk.

@@ -10,7 +10,7 @@ use crate::ops::{GradsIn, Op};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::{BinaryOp, Float, strided};
+use descent_kernels::{BinaryOp, strided};
 
 macro_rules! compare_ops {
     ($($(#[$doc:meta])* $name:ident, $try_name:ident, $scalar:ident, $op:ident;)*) => {
@@ -81,7 +81,7 @@ impl Tensor {
             on_false.strides_for(&shape),
         );
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; shape.iter().product()];
+            let mut out = crate::dtype::zeros::<T>(shape.iter().product());
             strided::select(
                 &shape,
                 strided::Strided::new(self.buffer::<T>(), &sc, self.layout.offset),

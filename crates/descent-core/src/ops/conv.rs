@@ -10,7 +10,6 @@ use crate::error::{Error, Result, invalid, or_panic};
 use crate::ops::{GradsIn, Op};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::Float;
 use descent_kernels::conv::{self, Conv2dGeometry};
 
 /// Stride, zero padding and dilation of a [`Tensor::conv2d`], each `[height, width]`.
@@ -130,7 +129,7 @@ impl Tensor {
         let g = geometry(self, weight, &params)?;
         let (x, w) = (self.contiguous(), weight.contiguous());
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; g.n * g.c_out * g.p()];
+            let mut out = crate::dtype::zeros::<T>(g.n * g.c_out * g.p());
             conv::conv2d(
                 &g,
                 x.contiguous_slice::<T>().expect("contiguous"),
@@ -176,13 +175,13 @@ impl Conv2dNode {
         with_dtype!(g.dtype(), T => {
             let go = g.contiguous_slice::<T>().expect("contiguous");
             if grads.needs(0) {
-                let mut dx = vec![T::ZERO; self.x.numel()];
+                let mut dx = crate::dtype::zeros::<T>(self.x.numel());
                 let w = self.w.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_input(geo, w, go, &mut dx);
                 grads.set(0, Tensor::from_parts(dx, self.x.shape()));
             }
             if grads.needs(1) {
-                let mut dw = vec![T::ZERO; self.w.numel()];
+                let mut dw = crate::dtype::zeros::<T>(self.w.numel());
                 let x = self.x.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_weight(geo, x, go, &mut dw);
                 grads.set(1, Tensor::from_parts(dw, self.w.shape()));

@@ -150,7 +150,7 @@ impl Tensor {
         let mut shape = self.dims();
         shape.push(num_classes);
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; idx.len() * num_classes];
+            let mut out = crate::dtype::zeros::<T>(idx.len() * num_classes);
             for (row, &i) in idx.iter().enumerate() {
                 out[row * num_classes + i] = T::ONE;
             }
@@ -188,7 +188,7 @@ impl IndexNode {
         }
         let n: usize = self.x_shape.iter().product();
         let dx = with_dtype!(g.dtype(), T => {
-            let mut dx = vec![T::ZERO; n];
+            let mut dx = crate::dtype::zeros::<T>(n);
             scatter_add(&mut dx, &self.offsets, &g.elements::<T>());
             Tensor::from_parts(dx, &self.x_shape)
         });

@@ -11,7 +11,6 @@ use crate::shape::Shape;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::Float;
 use std::borrow::Borrow;
 
 impl Tensor {
@@ -52,7 +51,7 @@ impl Tensor {
         let mut shape = first.dims();
         shape[a] = total;
         Ok(with_dtype!(first.dtype(), T => {
-            let mut out = vec![T::ZERO; outer * total * inner];
+            let mut out = crate::dtype::zeros::<T>(outer * total * inner);
             let row = total * inner;
             let mut at = 0;
             for t in tensors {

@@ -95,7 +95,8 @@ pub(crate) struct GradsIn {
 
 impl GradsIn {
     pub(crate) fn new(need: SmallVec<[bool; 2]>) -> GradsIn {
-        let grads = need.iter().map(|_| None).collect();
+        let mut grads = SmallVec::new();
+        grads.resize_with(need.len(), || None);
         GradsIn { need, grads }
     }
 

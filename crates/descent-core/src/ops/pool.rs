@@ -150,7 +150,7 @@ impl Tensor {
         let x = self.contiguous();
         let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; g.planes * g.oh * g.ow];
+            let mut out = crate::dtype::zeros::<T>(g.planes * g.oh * g.ow);
             let mut idx = vec![0usize; out.len()];
             pool::max_pool2d(&g, x.contiguous_slice::<T>().expect("contiguous"), &mut out, &mut idx);
             (Tensor::from_parts(out, &shape), idx)
@@ -198,7 +198,7 @@ impl Tensor {
         let x = self.contiguous();
         let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; g.planes * g.oh * g.ow];
+            let mut out = crate::dtype::zeros::<T>(g.planes * g.oh * g.ow);
             pool::avg_pool2d(
                 &g,
                 x.contiguous_slice::<T>().expect("contiguous"),
@@ -252,7 +252,7 @@ impl Pool2dNode {
         let g = g.contiguous();
         let dx = with_dtype!(g.dtype(), T => {
             let go = g.contiguous_slice::<T>().expect("contiguous");
-            let mut dx = vec![T::ZERO; geo.planes * geo.h * geo.w];
+            let mut dx = crate::dtype::zeros::<T>(geo.planes * geo.h * geo.w);
             if self.max {
                 pool::max_pool2d_backward(geo, &self.argmax, go, &mut dx);
             } else {

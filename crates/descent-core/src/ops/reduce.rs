@@ -113,7 +113,7 @@ impl Tensor {
         };
         Ok(with_dtype!(self.dtype(), T => {
             let x = p.input.contiguous_slice::<T>().expect("planned input is contiguous");
-            let mut out = vec![T::ZERO; outer * p.inner];
+            let mut out = crate::dtype::zeros::<T>(outer * p.inner);
             reduce::reduce(op, x, outer, p.len, p.inner, &mut out);
             Tensor::from_parts(out, &p.out_shape)
         }))
@@ -315,7 +315,7 @@ impl Tensor {
 /// (size 1) and broadcast back over them.
 pub(crate) struct ReduceNode {
     pub(crate) kind: Reduction,
-    pub(crate) axes: SmallVec<[usize; 6]>,
+    pub(crate) axes: SmallVec<[usize; 4]>,
     /// The input, saved for `max`, `min`, `logsumexp` and `var`.
     pub(crate) x: Option<Tensor>,
     /// The output with the reduced dims kept, saved for `max`, `min` and `logsumexp`.

@@ -12,7 +12,6 @@ use crate::ops::{GradsIn, Op};
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::Float;
 
 impl Tensor {
     pub(crate) fn try_softmax_impl(
@@ -28,7 +27,7 @@ impl Tensor {
         let inner: usize = self.shape()[a + 1..].iter().product();
         Ok(with_dtype!(self.dtype(), T => {
             let xs = x.contiguous_slice::<T>().expect("contiguous");
-            let mut out = vec![T::ZERO; xs.len()];
+            let mut out = crate::dtype::zeros::<T>(xs.len());
             descent_kernels::softmax::softmax(xs, outer, len, inner, &mut out, log);
             Tensor::from_parts(out, self.shape())
         }))

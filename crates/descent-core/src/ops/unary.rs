@@ -13,13 +13,13 @@ use crate::ops::{GradsIn, Op};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
 use descent_kernels::elementwise_grad::{saves, unary_grad};
-use descent_kernels::{Float, UnaryOp, elementwise, isa, strided};
+use descent_kernels::{UnaryOp, elementwise, isa, strided};
 
 impl Tensor {
     /// Applies a unary kernel op to every element (the shared forward of this family).
     pub(crate) fn map_unary(&self, op: UnaryOp) -> Tensor {
         with_dtype!(self.dtype(), T => {
-            let mut out = vec![T::ZERO; self.numel()];
+            let mut out = crate::dtype::zeros::<T>(self.numel());
             match self.contiguous_slice::<T>() {
                 // The common case skips the n-d walk (W4: a third of a small op's kernel time).
                 Some(x) => elementwise::unary(op, x, &mut out),
@@ -174,7 +174,7 @@ impl UnaryNode {
             let saved = self.saved.as_ref().map(|t| t.elements::<T>());
             let saved: &[T] = saved.as_deref().unwrap_or(&[]);
             let (xs, ys) = if need.input { (saved, &[][..]) } else { (&[][..], saved) };
-            let mut out = vec![T::ZERO; gs.len()];
+            let mut out = crate::dtype::zeros::<T>(gs.len());
             unary_grad(self.op, xs, ys, &gs, &mut out);
             Tensor::from_parts(out, g.shape())
         });

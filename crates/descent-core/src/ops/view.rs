@@ -12,7 +12,6 @@ use crate::ops::{GradsIn, Op};
 use crate::shape::{Layout, Shape, Strides, broadcast_strides, contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::Float;
 use descent_kernels::scatter::{scatter_add, strided_offsets};
 
 /// A shape argument: `[2, 3]`, `[64, -1]` (one `-1` is inferred), or a `&[usize]`.
@@ -430,7 +429,7 @@ impl ViewNode {
                 let offsets = strided_offsets(g.shape(), &strides, offset);
                 let n: usize = in_shape.iter().product();
                 with_dtype!(g.dtype(), T => {
-                    let mut dx = vec![T::ZERO; n];
+                    let mut dx = crate::dtype::zeros::<T>(n);
                     scatter_add(&mut dx, &offsets, &g.elements::<T>());
                     Tensor::from_parts(dx, in_shape)
                 })
