@@ -30,12 +30,13 @@ impl Tensor {
         let (sa, sb) = (self.strides_for(&shape), rhs.strides_for(&shape));
         Ok(with_dtype!(self.dtype(), T => {
             let mut out = crate::dtype::zeros::<T>(shape.iter().product());
-            if self.shape() == rhs.shape() {
-                if let (Some(a), Some(b)) = (self.contiguous_slice::<T>(), rhs.contiguous_slice::<T>()) {
-                    // Same shape, both contiguous: no broadcasting and no n-d walk.
-                    descent_kernels::elementwise::binary(op, a, b, &mut out);
-                    return Ok(Tensor::from_parts(out, &shape));
-                }
+            if self.shape() == rhs.shape()
+                && let (Some(a), Some(b)) =
+                    (self.contiguous_slice::<T>(), rhs.contiguous_slice::<T>())
+            {
+                // Same shape, both contiguous: no broadcasting and no n-d walk.
+                descent_kernels::elementwise::binary(op, a, b, &mut out);
+                return Ok(Tensor::from_parts(out, &shape));
             }
             let a = strided::Strided::new(self.buffer::<T>(), &sa, self.layout.offset);
             let b = strided::Strided::new(rhs.buffer::<T>(), &sb, rhs.layout.offset);
