@@ -2,6 +2,7 @@
 
 use crate::storage::Storage;
 pub use descent_kernels::Float;
+use descent_kernels::buffer::Buffer;
 use std::sync::Arc;
 
 /// The element type of a tensor.
@@ -28,48 +29,48 @@ pub trait Element: Float {
     /// The matching [`DType`].
     const DTYPE: DType;
     #[doc(hidden)]
-    fn buffer(storage: &Storage) -> Option<&Arc<Vec<Self>>>;
+    fn buffer(storage: &Storage) -> Option<&Arc<[Self]>>;
     #[doc(hidden)]
-    fn buffer_mut(storage: &mut Storage) -> Option<&mut Arc<Vec<Self>>>;
+    fn buffer_mut(storage: &mut Storage) -> Option<&mut Arc<[Self]>>;
     #[doc(hidden)]
-    fn wrap(v: Vec<Self>) -> Storage;
+    fn wrap(v: Arc<[Self]>) -> Storage;
 }
 
 impl Element for f32 {
     const DTYPE: DType = DType::F32;
-    fn buffer(storage: &Storage) -> Option<&Arc<Vec<Self>>> {
+    fn buffer(storage: &Storage) -> Option<&Arc<[Self]>> {
         match storage {
             Storage::F32(v) => Some(v),
             Storage::F64(_) => None,
         }
     }
-    fn buffer_mut(storage: &mut Storage) -> Option<&mut Arc<Vec<Self>>> {
+    fn buffer_mut(storage: &mut Storage) -> Option<&mut Arc<[Self]>> {
         match storage {
             Storage::F32(v) => Some(v),
             Storage::F64(_) => None,
         }
     }
-    fn wrap(v: Vec<Self>) -> Storage {
-        Storage::F32(Arc::new(v))
+    fn wrap(v: Arc<[Self]>) -> Storage {
+        Storage::F32(v)
     }
 }
 
 impl Element for f64 {
     const DTYPE: DType = DType::F64;
-    fn buffer(storage: &Storage) -> Option<&Arc<Vec<Self>>> {
+    fn buffer(storage: &Storage) -> Option<&Arc<[Self]>> {
         match storage {
             Storage::F64(v) => Some(v),
             Storage::F32(_) => None,
         }
     }
-    fn buffer_mut(storage: &mut Storage) -> Option<&mut Arc<Vec<Self>>> {
+    fn buffer_mut(storage: &mut Storage) -> Option<&mut Arc<[Self]>> {
         match storage {
             Storage::F64(v) => Some(v),
             Storage::F32(_) => None,
         }
     }
-    fn wrap(v: Vec<Self>) -> Storage {
-        Storage::F64(Arc::new(v))
+    fn wrap(v: Arc<[Self]>) -> Storage {
+        Storage::F64(v)
     }
 }
 
@@ -91,16 +92,7 @@ macro_rules! with_dtype {
 }
 pub(crate) use with_dtype;
 
-/// `n` zeros, allocated the fastest way for the size: small buffers through `malloc` (glibc's
-/// `calloc` skips its per-thread cache, which made it 8 % of W4's instructions), large ones
-/// through `calloc` (fresh zero pages from the OS, no memset).
-pub(crate) fn zeros<T: Element>(n: usize) -> Vec<T> {
-    const SMALL_BYTES: usize = 64 * 1024;
-    if n * T::BYTES <= SMALL_BYTES {
-        let mut v = Vec::with_capacity(n);
-        v.resize(n, T::ZERO);
-        v
-    } else {
-        vec![T::ZERO; n]
-    }
+/// `n` zeros in a buffer a tensor can take over without a copy (see [`Buffer`]).
+pub(crate) fn zeros<T: Element>(n: usize) -> Buffer<T> {
+    Buffer::zeroed(n)
 }

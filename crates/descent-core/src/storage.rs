@@ -7,9 +7,9 @@ use std::sync::Arc;
 #[doc(hidden)]
 pub enum Storage {
     /// `f32` elements.
-    F32(Arc<Vec<f32>>),
+    F32(Arc<[f32]>),
     /// `f64` elements.
-    F64(Arc<Vec<f64>>),
+    F64(Arc<[f64]>),
 }
 
 impl Storage {

@@ -5,6 +5,7 @@ use crate::error::{Error, Result, invalid};
 use crate::shape::{Layout, Shape};
 use crate::storage::Storage;
 use descent_kernels::Float;
+use descent_kernels::buffer::Buffer;
 use descent_kernels::strided::{self, Strided};
 use std::fmt;
 use std::sync::Arc;
@@ -28,7 +29,9 @@ pub struct Tensor {
 
 impl Tensor {
     /// Wraps a contiguous buffer. The caller has checked `data.len() == prod(shape)`.
-    pub(crate) fn from_parts<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+    /// A [`Buffer`] is taken over as is; a `Vec` is copied into one allocation.
+    pub(crate) fn from_parts<T: Element>(data: impl IntoShared<T>, shape: &[usize]) -> Tensor {
+        let data = data.into_shared();
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         Tensor {
             storage: T::wrap(data),
@@ -133,7 +136,7 @@ impl Tensor {
         match self.contiguous_slice::<T>() {
             Some(s) => std::borrow::Cow::Borrowed(s),
             None => {
-                let mut out = crate::dtype::zeros::<T>(self.numel());
+                let mut out = vec![T::ZERO; self.numel()];
                 strided::copy(self.shape(), self.strided::<T>(), &mut out);
                 std::borrow::Cow::Owned(out)
             }
@@ -240,7 +243,7 @@ impl Tensor {
             *self = self.contiguous();
         }
         let buf = T::buffer_mut(&mut self.storage).expect("dtype checked");
-        Ok(Arc::make_mut(buf).as_mut_slice())
+        Ok(Arc::make_mut(buf))
     }
 
     /// Bytes of the elements this tensor views (not of the whole shared buffer).
@@ -259,6 +262,23 @@ impl Tensor {
             let e = self.elements::<T>();
             e.iter().find(|v| !v.is_finite()).map(|v| if v.is_nan() { "NaN" } else { "inf" })
         })
+    }
+}
+
+/// What [`Tensor::from_parts`] takes: an element buffer that becomes a tensor's `Arc<[T]>`.
+pub(crate) trait IntoShared<T> {
+    fn into_shared(self) -> Arc<[T]>;
+}
+
+impl<T: Element> IntoShared<T> for Buffer<T> {
+    fn into_shared(self) -> Arc<[T]> {
+        Buffer::into_shared(self)
+    }
+}
+
+impl<T: Element> IntoShared<T> for Vec<T> {
+    fn into_shared(self) -> Arc<[T]> {
+        Arc::from(self)
     }
 }
 

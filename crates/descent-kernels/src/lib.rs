@@ -13,6 +13,7 @@
 //! assert_eq!(out, [11.0, 22.0, 33.0]);
 //! ```
 
+pub mod buffer;
 pub mod conv;
 pub mod cpu_features;
 pub mod elementwise;
