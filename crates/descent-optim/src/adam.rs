@@ -18,7 +18,6 @@
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
 use crate::error::{Result, check};
-use crate::optimizer::ParamGroup;
 use descent_core::Element;
 use descent_kernels::optim::{AdamStep, adam};
 
@@ -139,15 +138,6 @@ impl Adam {
         })
     }
 
-    /// Adds a parameter group with its own learning rate or weight decay.
-    ///
-    /// # Errors
-    /// If the group's values are out of range, or a step was already taken.
-    pub fn with_group(mut self, group: ParamGroup) -> Result<Adam> {
-        self.engine.add_group(group)?;
-        Ok(self)
-    }
-
     /// The settings.
     pub fn config(&self) -> &AdamConfig {
         &self.rule.config
@@ -179,15 +169,6 @@ impl AdamW {
             rule: AdamRule::new("AdamW", config, true)?,
             engine: Engine::new("AdamW", config.lr, config.weight_decay)?,
         })
-    }
-
-    /// Adds a parameter group with its own learning rate or weight decay.
-    ///
-    /// # Errors
-    /// If the group's values are out of range, or a step was already taken.
-    pub fn with_group(mut self, group: ParamGroup) -> Result<AdamW> {
-        self.engine.add_group(group)?;
-        Ok(self)
     }
 
     /// The settings.

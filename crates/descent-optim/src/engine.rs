@@ -360,10 +360,24 @@ fn update<T: Element, R: Rule>(
     with_slice::<T, _>(g, |g| rule.update(ctx, p, g, bufs));
 }
 
-/// Implements [`Optimizer`](crate::Optimizer) for an optimizer struct with an `engine: Engine`
+/// Implements [`Optimizer`](crate::Optimizer) and `with_group` for an optimizer struct with an `engine: Engine`
 /// field and a field holding its [`Rule`].
 macro_rules! optimizer_impl {
     ($ty:ident, $name:literal, $rule:ident) => {
+        impl $ty {
+            /// Adds a parameter group with its own learning rate or weight decay.
+            ///
+            /// # Errors
+            /// If the group's values are out of range, or a step was already taken.
+            pub fn with_group(
+                mut self,
+                group: $crate::optimizer::ParamGroup,
+            ) -> $crate::error::Result<$ty> {
+                self.engine.add_group(group)?;
+                Ok(self)
+            }
+        }
+
         impl $crate::optimizer::Optimizer for $ty {
             fn name(&self) -> &'static str {
                 $name

@@ -17,7 +17,6 @@
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
 use crate::error::{Error, Result, check};
-use crate::optimizer::ParamGroup;
 use descent_core::Element;
 use descent_kernels::optim::{SgdStep, sgd};
 
@@ -113,15 +112,6 @@ impl Sgd {
             engine: Engine::new(OWNER, config.lr, config.weight_decay)?,
             config,
         })
-    }
-
-    /// Adds a parameter group with its own learning rate or weight decay.
-    ///
-    /// # Errors
-    /// If the group's values are out of range, or a step was already taken.
-    pub fn with_group(mut self, group: ParamGroup) -> Result<Sgd> {
-        self.engine.add_group(group)?;
-        Ok(self)
     }
 
     /// The settings.
