@@ -47,14 +47,7 @@ impl Tensor {
     /// # Errors
     /// If the axis is out of range, `index` is not 1-D, or an index is out of range.
     pub fn try_index_select(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
-        let a = normalize_axis("index_select", axis, self.shape())?;
-        if index.rank() != 1 {
-            return Err(invalid(
-                "index_select",
-                format!("index must be 1-D, got shape {:?}", index.shape()),
-            ));
-        }
-        let idx = read_indices("index_select", index, self.shape()[a], a)?;
+        let (a, idx) = self.index_select_args(axis, index)?;
         let outer: usize = self.shape()[..a].iter().product();
         let size = self.shape()[a];
         let inner: usize = self.shape()[a + 1..].iter().product();
@@ -71,6 +64,26 @@ impl Tensor {
             }
             Tensor::from_parts(out, &shape)
         }))
+    }
+
+    /// The checked axis and indices of an `index_select`.
+    fn index_select_args(&self, axis: isize, index: &Tensor) -> Result<(usize, Vec<usize>)> {
+        let a = normalize_axis("index_select", axis, self.shape())?;
+        if index.rank() != 1 {
+            return Err(invalid(
+                "index_select",
+                format!("index must be 1-D, got shape {:?}", index.shape()),
+            ));
+        }
+        Ok((a, read_indices("index_select", index, self.shape()[a], a)?))
+    }
+
+    /// The elements at `offsets` of the row-major order of `self`, as a tensor of `shape`.
+    fn take(&self, offsets: &[usize], shape: &[usize]) -> Tensor {
+        with_dtype!(self.dtype(), T => {
+            let x = self.elements::<T>();
+            Tensor::from_parts(offsets.iter().map(|&o| x[o]).collect::<Vec<T>>(), shape)
+        })
     }
 
     /// The slices at `index` along `axis`.
@@ -96,6 +109,12 @@ impl Tensor {
     /// If the axis is out of range, the ranks differ, a dim of `index` is too large, or an index
     /// is out of range.
     pub fn try_gather(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
+        let offsets = self.gather_offsets(axis, index)?;
+        Ok(self.take(&offsets, index.shape()))
+    }
+
+    /// The checked positions, in the row-major order of `self`, that `gather` reads.
+    fn gather_offsets(&self, axis: isize, index: &Tensor) -> Result<Vec<usize>> {
         let a = normalize_axis("gather", axis, self.shape())?;
         if index.rank() != self.rank()
             || (0..self.rank()).any(|d| d != a && index.shape()[d] > self.shape()[d])
@@ -110,25 +129,25 @@ impl Tensor {
             });
         }
         let idx = read_indices("gather", index, self.shape()[a], a)?;
-        let out_shape = index.dims();
-        let out_strides = contiguous_strides(&out_shape);
-        let xs = self.strides();
-        Ok(with_dtype!(self.dtype(), T => {
-            let x = self.buffer::<T>();
-            let out: Vec<T> = idx
-                .iter()
-                .enumerate()
-                .map(|(flat, &i)| {
-                    let mut off = self.layout.offset;
-                    for d in 0..out_shape.len() {
-                        let c = if d == a { i } else { (flat / out_strides[d]) % out_shape[d] };
-                        off += c * xs[d];
-                    }
-                    x[off]
-                })
-                .collect();
-            Tensor::from_parts(out, &out_shape)
-        }))
+        let out_shape = index.shape();
+        let out_strides = contiguous_strides(out_shape);
+        let xs = contiguous_strides(self.shape());
+        Ok(idx
+            .iter()
+            .enumerate()
+            .map(|(flat, &i)| {
+                (0..out_shape.len())
+                    .map(|d| {
+                        let c = if d == a {
+                            i
+                        } else {
+                            (flat / out_strides[d]) % out_shape[d]
+                        };
+                        c * xs[d]
+                    })
+                    .sum()
+            })
+            .collect())
     }
 
     /// Gathers values along `axis` at `index`; see [`Tensor::try_gather`].
@@ -207,25 +226,27 @@ impl Var {
     pub fn try_index_select(&self, axis: isize, index: &Tensor) -> Result<Var> {
         Var::record("index_select", &[self], || {
             let x = self.value();
-            let y = x.try_index_select(axis, index)?;
-            let a = normalize_axis("index_select", axis, x.shape())?;
-            let idx = read_indices("index_select", index, x.shape()[a], a)?;
+            let (a, idx) = x.index_select_args(axis, index)?;
             let outer: usize = x.shape()[..a].iter().product();
             let size = x.shape()[a];
             let inner: usize = x.shape()[a + 1..].iter().product();
-            let mut offsets = Vec::with_capacity(y.numel());
+            let mut offsets = Vec::with_capacity(outer * idx.len() * inner);
             for o in 0..outer {
                 for &i in &idx {
                     let s = (o * size + i) * inner;
                     offsets.extend(s..s + inner);
                 }
             }
+            let mut shape = x.dims();
+            shape[a] = idx.len();
+            // The offsets serve twice: the forward reads them, the backward scatters to them.
+            let value = x.take(&offsets, &shape);
             Ok(Recorded {
                 op: Op::Index(IndexNode {
                     offsets,
                     x_shape: x.dims(),
                 }),
-                value: y,
+                value,
             })
         })
     }
@@ -248,34 +269,14 @@ impl Var {
     pub fn try_gather(&self, axis: isize, index: &Tensor) -> Result<Var> {
         Var::record("gather", &[self], || {
             let x = self.value();
-            let y = x.try_gather(axis, index)?;
-            let a = normalize_axis("gather", axis, x.shape())?;
-            let idx = read_indices("gather", index, x.shape()[a], a)?;
-            let out_shape = index.dims();
-            let out_strides = contiguous_strides(&out_shape);
-            let xs = contiguous_strides(x.shape());
-            let offsets = idx
-                .iter()
-                .enumerate()
-                .map(|(flat, &i)| {
-                    (0..out_shape.len())
-                        .map(|d| {
-                            let c = if d == a {
-                                i
-                            } else {
-                                (flat / out_strides[d]) % out_shape[d]
-                            };
-                            c * xs[d]
-                        })
-                        .sum()
-                })
-                .collect();
+            let offsets = x.gather_offsets(axis, index)?;
+            let value = x.take(&offsets, index.shape());
             Ok(Recorded {
                 op: Op::Index(IndexNode {
                     offsets,
                     x_shape: x.dims(),
                 }),
-                value: y,
+                value,
             })
         })
     }
