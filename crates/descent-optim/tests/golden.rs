@@ -6,7 +6,7 @@
 use descent_core::{DType, Gradients, Param, Tape, Tensor, Var};
 use descent_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Gd, Optimizer, ParamGroup, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig,
+    RmsPropConfig, Sgd, SgdConfig, clip_grad_norm, clip_grad_value,
 };
 
 #[rustfmt::skip]
@@ -141,7 +141,17 @@ fn run(case: &Case) -> Result<f64, String> {
             opt.set_lr(lr).unwrap();
         }
         let tape = Tape::new();
-        let grads = loss(&tape, &params[0], &params[1]).backward();
+        let mut grads = loss(&tape, &params[0], &params[1]).backward();
+        match case.clip {
+            Some(("norm", max_norm)) => {
+                clip_grad_norm(&params, &mut grads, max_norm).unwrap();
+            }
+            Some(("value", limit)) => {
+                clip_grad_value(&params, &mut grads, limit).unwrap();
+            }
+            Some((other, _)) => panic!("case {}: unknown clipping {other:?}", case.name),
+            None => {}
+        }
         let report = opt.step(&mut params, &grads).unwrap();
         assert_eq!(report.updated, 2, "case {}: step {}", case.name, k + 1);
         let got: Vec<f64> = params.iter().flat_map(|p| p.value().to_vec_f64()).collect();
@@ -181,7 +191,7 @@ fn run_cases(prefix: &str) {
 }
 
 /// Prefixes of the tests below; every case must fall under one.
-const FAMILIES: [&str; 8] = [
+const FAMILIES: [&str; 9] = [
     "sgd_",
     "adam_",
     "adamw_",
@@ -190,6 +200,7 @@ const FAMILIES: [&str; 8] = [
     "groups_",
     "lr_change_",
     "f32_",
+    "clip_",
 ];
 
 #[test]
@@ -231,6 +242,11 @@ fn adagrad_matches_torch() {
 #[test]
 fn param_groups_match_torch() {
     run_cases("groups_");
+}
+
+#[test]
+fn gradient_clipping_matches_torch() {
+    run_cases("clip_");
 }
 
 #[test]

@@ -101,10 +101,11 @@ OPTIMIZERS = {
 }
 
 
-def case(name, optimizer, options, group_b=None, lr_change=None, dtype="f64"):
+def case(name, optimizer, options, group_b=None, lr_change=None, dtype="f64", clip=None):
     """A case: `group_b` is the options (lr, weight_decay) of a group holding only b;
     `lr_change` is (k, lr): after k steps the default lr becomes lr, and b's group's lr is scaled
-    by the same factor."""
+    by the same factor; `clip` is ("norm", max_norm) or ("value", limit), applied to the
+    gradients before every step (clip_grad_norm_ / clip_grad_value_)."""
     return dict(
         name=name,
         optimizer=optimizer,
@@ -112,6 +113,7 @@ def case(name, optimizer, options, group_b=None, lr_change=None, dtype="f64"):
         group_b=group_b,
         lr_change=lr_change,
         dtype=dtype,
+        clip=clip,
     )
 
 
@@ -176,6 +178,9 @@ CASES = [
         group_b={"lr": 0.02, "weight_decay": 0.0},
         lr_change=(10, 0.0125),
     ),
+    # Gradient clipping before each step (the first gradients have norm ~10 and elements ~5).
+    case("clip_norm_sgd_momentum", "sgd", {"lr": 0.05, "momentum": 0.9}, clip=("norm", 1.0)),
+    case("clip_value_adam", "adam", {"lr": 0.05}, clip=("value", 0.5)),
     # float32 runs.
     case("f32_adam", "adam", {"lr": 0.05}, dtype="f32"),
     case("f32_sgd_momentum", "sgd", {"lr": 0.05, "momentum": 0.9}, dtype="f32"),
@@ -199,6 +204,12 @@ def run(c):
                 g["lr"] = g["lr"] * factor
         opt.zero_grad()
         loss_fn(w, b, dtype).backward()
+        if c["clip"] is not None:
+            kind, v = c["clip"]
+            if kind == "norm":
+                torch.nn.utils.clip_grad_norm_([w, b], v)
+            else:
+                torch.nn.utils.clip_grad_value_([w, b], v)
         opt.step()
         out.append([float(x) for x in w.detach().flatten().tolist() + b.detach().tolist()])
     return out
@@ -247,6 +258,8 @@ def main():
     p("    pub group_b: Option<&'static [(&'static str, f64)]>,")
     p("    /// `(k, lr)`: after `k` steps the default learning rate becomes `lr`.")
     p("    pub lr_change: Option<(usize, f64)>,")
+    p('    /// `("norm", max_norm)` or `("value", limit)`: gradient clipping before every step.')
+    p("    pub clip: Option<(&'static str, f64)>,")
     p("    /// The parameters after every step: `w` (row-major), then `b`.")
     p("    pub trajectory: &'static [[f64; 9]],")
     p("}")
@@ -266,6 +279,9 @@ def main():
         p(f"        group_b: {gb},")
         lc = c["lr_change"]
         p(f"        lr_change: {'None' if lc is None else f'Some(({lc[0]}, {rust_f64(lc[1])}))'},")
+        cl = c["clip"]
+        clip = "None" if cl is None else 'Some(("%s", %s))' % (cl[0], rust_f64(cl[1]))
+        p(f"        clip: {clip},")
         p("        trajectory: &[")
         for row in traj:
             p(f"            [{', '.join(rust_f64(x) for x in row)}],")
