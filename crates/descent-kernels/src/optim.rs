@@ -4,8 +4,8 @@
 //! The hyperparameters of a step arrive as plain numbers (the bias corrections, the step size of
 //! this step are computed by the caller once per parameter). Each update follows PyTorch's
 //! single-tensor implementation operation by operation, in the same order, so an `f64` run matches
-//! `torch.optim` to the last few ulps. Above [`PAR_THRESHOLD`] elements the work is split at fixed
-//! [`CHUNK`] boundaries over rayon's threads; the updates are elementwise, so the result does not
+//! `torch.optim` to the last few ulps. From [`OPTIM_PAR_THRESHOLD`] elements on the work is split
+//! over rayon's threads; the updates are elementwise, so the result does not
 //! depend on the thread count.
 //!
 //! ```
@@ -16,7 +16,7 @@
 //! ```
 
 use crate::float::Float;
-use crate::parallel::{CHUNK, PAR_THRESHOLD};
+use crate::parallel::{CHUNK, OPTIM_PAR_THRESHOLD, PAR_THRESHOLD};
 
 /// One SGD step: `d = g + weight_decay·p`; with momentum `b ← momentum·b + (1 − dampening)·d`
 /// (`b ← d` on the first step), `d = d + momentum·b` (Nesterov) or `d = b`; then `p ← p − lr·d`.
@@ -127,15 +127,26 @@ impl<'a, T: Float> Lanes<'a, T> {
         )
     }
 
-    /// Runs `f` over the lanes, forking at chunk boundaries when the work is large enough.
+    /// Runs `f` over the lanes, forking when the work is large enough: pieces of at least
+    /// [`OPTIM_PAR_THRESHOLD`]` / 2` elements, and no more than four per thread.
     fn run(self, f: &(impl Fn(Lanes<'_, T>) + Sync)) {
-        let n = self.p.len();
-        if n < PAR_THRESHOLD.max(2 * CHUNK) || rayon::current_num_threads() < 2 {
+        let (n, threads) = (self.p.len(), rayon::current_num_threads());
+        if n < OPTIM_PAR_THRESHOLD || threads < 2 {
             return f(self);
         }
-        let mid = (n / 2).div_ceil(CHUNK) * CHUNK;
-        let (a, b) = self.split_at(mid);
-        rayon::join(|| a.run(f), || b.run(f));
+        let min_piece = (n / (4 * threads)).max(OPTIM_PAR_THRESHOLD / 2);
+        self.run_split(min_piece, f);
+    }
+
+    fn run_split(self, min_piece: usize, f: &(impl Fn(Lanes<'_, T>) + Sync)) {
+        let n = self.p.len();
+        if n < 2 * min_piece {
+            return f(self);
+        }
+        // Split on a multiple of 64 elements (cache lines of both f32 and f64 stay whole).
+        let mid = (n / 2).div_ceil(64) * 64;
+        let (a, b) = self.split_at(mid.min(n));
+        rayon::join(|| a.run_split(min_piece, f), || b.run_split(min_piece, f));
     }
 }
 

@@ -11,6 +11,14 @@
 /// parallel `add` first beats the serial one at about 2^15 f32 elements.
 pub const PAR_THRESHOLD: usize = 1 << 15;
 
+/// Elements from which an optimizer update (`optim.rs`) forks.
+///
+/// Measured (docs/PERFORMANCE.md, "optimizer step"): an f32 Adam update split in two halves on
+/// the 2-core reference machine is 0.94x the serial one at 2^11 elements, 1.30x at 2^12, 1.72x at
+/// 2^14. An update does more per element than `add` (a square root and a division), so it pays
+/// for a fork on shorter slices than [`PAR_THRESHOLD`].
+pub const OPTIM_PAR_THRESHOLD: usize = 1 << 12;
+
 /// Elements per chunk of a parallel elementwise kernel.
 pub const CHUNK: usize = 1 << 14;
 
