@@ -838,4 +838,58 @@ impl ReduceOnPlateau {
     pub fn best(&self) -> f64 {
         self.best
     }
+
+    /// What changes as metrics arrive, to save beside a checkpoint: the other schedules are pure
+    /// functions of the step, this one has a memory.
+    ///
+    /// ```
+    /// use descent_optim::schedule::ReduceOnPlateau;
+    /// let mut a = ReduceOnPlateau::new(0.1)?.patience(0);
+    /// a.observe(1.0);
+    /// a.observe(2.0); // a bad epoch beyond patience: the rate drops
+    /// let mut b = ReduceOnPlateau::new(0.1)?.patience(0);
+    /// b.load_state(&a.state())?;
+    /// assert_eq!((b.observe(3.0), b.best()), (a.observe(3.0), a.best()));
+    /// # Ok::<(), descent_optim::Error>(())
+    /// ```
+    pub fn state(&self) -> PlateauState {
+        PlateauState {
+            lr: self.lr,
+            best: self.best,
+            num_bad_epochs: self.num_bad_epochs,
+            cooldown_counter: self.cooldown_counter,
+        }
+    }
+
+    /// Restores a [`ReduceOnPlateau::state`] into a schedule built with the same settings.
+    ///
+    /// # Errors
+    /// If the state's `lr` is not `> 0` and finite, or below `min_lr`; nothing changes then.
+    pub fn load_state(&mut self, state: &PlateauState) -> Result<()> {
+        let lr = positive("ReduceOnPlateau", "lr", state.lr)?;
+        if lr < self.min_lr {
+            return Err(Error::InvalidConfig {
+                owner: "ReduceOnPlateau",
+                detail: format!("the saved lr = {lr} is below min_lr = {}", self.min_lr),
+            });
+        }
+        self.lr = lr;
+        self.best = state.best;
+        self.num_bad_epochs = state.num_bad_epochs;
+        self.cooldown_counter = state.cooldown_counter;
+        Ok(())
+    }
+}
+
+/// The memory of a [`ReduceOnPlateau`], from [`ReduceOnPlateau::state`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlateauState {
+    /// The current learning rate.
+    pub lr: f64,
+    /// The best metric seen.
+    pub best: f64,
+    /// Bad epochs since the last improvement or reduction.
+    pub num_bad_epochs: u64,
+    /// Epochs of cooldown left.
+    pub cooldown_counter: u64,
 }
