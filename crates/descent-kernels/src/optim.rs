@@ -337,30 +337,87 @@ pub fn rmsprop<T: Float>(
         h.weight_decay != 0.0,
         t::<T>(h.momentum),
     );
+    let c = RmspropConsts {
+        lr,
+        alpha,
+        one_m_alpha,
+        eps,
+        wd,
+        mu,
+    };
     Lanes::new(p, g, [Some(s), g_avg, b]).run(&|l: Lanes<'_, T>| {
-        let [Some(s), mut ga, mut b] = l.s else {
+        let [Some(s), ga, b] = l.s else {
             unreachable!("RMSprop passes its mean square")
         };
-        for (i, (p, &g)) in l.p.iter_mut().zip(l.g).enumerate() {
-            let g = if decay { g + wd * *p } else { g };
-            let sq = s[i] * alpha + one_m_alpha * g * g;
-            s[i] = sq;
-            let avg = match ga.as_deref_mut() {
-                Some(ga) => {
-                    ga[i] += one_m_alpha * (g - ga[i]);
-                    (sq - ga[i] * ga[i]).sqrt() + eps
-                }
-                None => sq.sqrt() + eps,
-            };
-            match b.as_deref_mut() {
-                Some(b) => {
-                    b[i] = b[i] * mu + g / avg;
-                    *p -= lr * b[i];
-                }
-                None => *p -= lr * g / avg,
-            }
+        // One monomorphic loop per combination, so each vectorizes without branches inside.
+        if decay {
+            rmsprop_lanes::<T, true>(&c, l.p, l.g, s, ga, b)
+        } else {
+            rmsprop_lanes::<T, false>(&c, l.p, l.g, s, ga, b)
         }
     });
+}
+
+/// RMSprop's per-step constants in the element type.
+struct RmspropConsts<T> {
+    lr: T,
+    alpha: T,
+    one_m_alpha: T,
+    eps: T,
+    wd: T,
+    mu: T,
+}
+
+#[inline(always)]
+fn rmsprop_lanes<T: Float, const DECAY: bool>(
+    c: &RmspropConsts<T>,
+    p: &mut [T],
+    g: &[T],
+    s: &mut [T],
+    ga: Option<&mut [T]>,
+    b: Option<&mut [T]>,
+) {
+    let grad = |p: T, g: T| if DECAY { g + c.wd * p } else { g };
+    let square = |s: &mut T, g: T| {
+        *s = *s * c.alpha + c.one_m_alpha * g * g;
+        *s
+    };
+    match (ga, b) {
+        (None, None) => {
+            for ((p, &g), s) in p.iter_mut().zip(g).zip(s) {
+                let g = grad(*p, g);
+                let avg = square(s, g).sqrt() + c.eps;
+                *p -= c.lr * g / avg;
+            }
+        }
+        (Some(ga), None) => {
+            for (((p, &g), s), ga) in p.iter_mut().zip(g).zip(s).zip(ga) {
+                let g = grad(*p, g);
+                let sq = square(s, g);
+                *ga += c.one_m_alpha * (g - *ga);
+                let avg = (sq - *ga * *ga).sqrt() + c.eps;
+                *p -= c.lr * g / avg;
+            }
+        }
+        (None, Some(b)) => {
+            for (((p, &g), s), b) in p.iter_mut().zip(g).zip(s).zip(b) {
+                let g = grad(*p, g);
+                let avg = square(s, g).sqrt() + c.eps;
+                *b = *b * c.mu + g / avg;
+                *p -= c.lr * *b;
+            }
+        }
+        (Some(ga), Some(b)) => {
+            for ((((p, &g), s), ga), b) in p.iter_mut().zip(g).zip(s).zip(ga).zip(b) {
+                let g = grad(*p, g);
+                let sq = square(s, g);
+                *ga += c.one_m_alpha * (g - *ga);
+                let avg = (sq - *ga * *ga).sqrt() + c.eps;
+                *b = *b * c.mu + g / avg;
+                *p -= c.lr * *b;
+            }
+        }
+    }
 }
 
 /// Applies one Adagrad step to `p` given its gradient `g` and its sum of squares `s`.
@@ -374,12 +431,28 @@ pub fn adagrad<T: Float>(h: &AdagradStep, p: &mut [T], g: &[T], s: &mut [T]) {
         let [Some(s), _, _] = l.s else {
             unreachable!("Adagrad passes its sum of squares")
         };
-        for ((p, &g), s) in l.p.iter_mut().zip(l.g).zip(s.iter_mut()) {
-            let g = if decay { g + wd * *p } else { g };
-            *s += g * g;
-            *p -= clr * g / (s.sqrt() + eps);
+        if decay {
+            adagrad_loop::<T, true>(clr, eps, wd, l.p, l.g, s)
+        } else {
+            adagrad_loop::<T, false>(clr, eps, wd, l.p, l.g, s)
         }
     });
+}
+
+#[inline(always)]
+fn adagrad_loop<T: Float, const DECAY: bool>(
+    clr: T,
+    eps: T,
+    wd: T,
+    p: &mut [T],
+    g: &[T],
+    s: &mut [T],
+) {
+    for ((p, &g), s) in p.iter_mut().zip(g).zip(s) {
+        let g = if DECAY { g + wd * *p } else { g };
+        *s += g * g;
+        *p -= clr * g / (s.sqrt() + eps);
+    }
 }
 
 /// `g ← g·scale` in place (gradient clipping by norm).
