@@ -13,11 +13,13 @@
 //! slowest; SGD on single examples takes a thousand noisy steps per epoch and ends in a noise
 //! ball around the optimum; mini-batches sit in between. A learning rate that is too large makes
 //! a method diverge: the optimizer refuses the step with a non-finite loss, and the example
-//! reports it instead of panicking (try `--lr-gd 5.0`).
+//! reports it instead of panicking (try `--lr-gd 5.0`). One that is too small makes no progress,
+//! and a [`LossMonitor`] says so (try `--lr-gd 0.000001`).
 //!
 //! Run with `cargo run --release --example linear_regression` (`--help` for the options).
 
 use descent::optim::Error as OptimError;
+use descent::optim::monitor::{LossMonitor, Progress};
 use descent::prelude::*;
 use plotters::prelude::*;
 use rand::SeedableRng;
@@ -51,7 +53,7 @@ usage: linear_regression [options]
   --out FILE      where to write the loss curves (default linear_regression.svg)
   -h, --help      print this help
 
-Try --lr-gd 5.0 to see gradient descent diverge.";
+Try --lr-gd 5.0 to see gradient descent diverge, --lr-gd 0.000001 to see it stall.";
 
 /// The command line.
 struct Config {
@@ -142,6 +144,9 @@ struct Run {
     curve: Vec<f64>,
     /// The epoch (1-based) in which a step was refused, and why.
     diverged: Option<(usize, OptimError)>,
+    /// The first epoch after which the loss stopped falling while still far above the
+    /// least-squares loss (a learning rate too small), and what the monitor said.
+    stalled: Option<(usize, Progress)>,
     /// The fitted `[w; b]`.
     theta: Vec<f64>,
     /// Optimizer steps taken.
@@ -168,7 +173,7 @@ fn full_mse(model: &[Param; 2], x: &Tensor, y: &Tensor) -> f64 {
 }
 
 /// Trains a fresh model with `method` for `epochs` epochs; stops early if a step is refused.
-fn train(method: &Method, data: &Data, epochs: usize, seed: u64) -> Run {
+fn train(method: &Method, data: &Data, epochs: usize, seed: u64, ls_mse: f64) -> Run {
     let (x, y) = (&data.x, &data.y);
     let n = x.shape()[0];
     let mut model = new_model();
@@ -178,6 +183,10 @@ fn train(method: &Method, data: &Data, epochs: usize, seed: u64) -> Run {
     let mut order: Vec<usize> = (0..n).collect();
     let mut curve = vec![full_mse(&model, &data.x64, &data.y64)];
     let mut diverged = None;
+    // Judges the full-data loss over windows of 3 epochs; "stalled" only counts while the loss
+    // is still more than twice the best reachable one (near it, a flat curve is convergence).
+    let mut monitor = LossMonitor::new(3).expect("a window of 3 is valid");
+    let mut stalled = None;
     let t = Instant::now();
     'epochs: for epoch in 1..=epochs {
         // Full-batch gradient descent needs no shuffling; the others see the samples in a new
@@ -202,7 +211,12 @@ fn train(method: &Method, data: &Data, epochs: usize, seed: u64) -> Run {
                 break 'epochs;
             }
         }
-        curve.push(full_mse(&model, &data.x64, &data.y64));
+        let mse = full_mse(&model, &data.x64, &data.y64);
+        curve.push(mse);
+        let progress = monitor.observe(mse);
+        if stalled.is_none() && matches!(progress, Progress::Stalled { .. }) && mse > 2.0 * ls_mse {
+            stalled = Some((epoch, progress));
+        }
     }
     let mut theta: Vec<f64> = model[0]
         .value()
@@ -214,6 +228,7 @@ fn train(method: &Method, data: &Data, epochs: usize, seed: u64) -> Run {
     Run {
         curve,
         diverged,
+        stalled,
         theta,
         steps: opt.steps(),
         secs: t.elapsed().as_secs_f64(),
@@ -463,11 +478,17 @@ fn main() {
     let runs: Vec<Run> = methods
         .iter()
         .enumerate()
-        .map(|(i, m)| train(m, &data, cfg.epochs, cfg.seed.wrapping_add(1 + i as u64)))
+        .map(|(i, m)| {
+            let seed = cfg.seed.wrapping_add(1 + i as u64);
+            train(m, &data, cfg.epochs, seed, ls_mse)
+        })
         .collect();
     for (m, r) in methods.iter().zip(&runs) {
         if let Some((epoch, e)) = &r.diverged {
             println!("{} diverged in epoch {epoch}: {e}", m.name);
+        }
+        if let Some((epoch, progress)) = &r.stalled {
+            println!("{} (lr {}) after epoch {epoch}: {progress}", m.name, m.lr);
         }
     }
 

@@ -10,7 +10,8 @@
 //!
 //! Each optimizer's page gives its update rule as a formula. All share the [`Optimizer`] trait,
 //! parameter groups ([`ParamGroup`]), learning-rate [`schedule`]s, gradient [`clip`]ping and
-//! [`checkpoint`] files. A step refuses a non-finite loss or gradient with an error that names the
+//! [`checkpoint`] files; a [`monitor::LossMonitor`] says when the loss stalls (a learning rate
+//! too small) or climbs (too large). A step refuses a non-finite loss or gradient with an error that names the
 //! parameter and suggests a lower learning rate, and changes nothing then.
 //!
 //! ```
@@ -41,6 +42,7 @@ pub mod checkpoint;
 pub mod clip;
 mod engine;
 pub mod error;
+pub mod monitor;
 pub mod optimizer;
 pub mod rmsprop;
 pub mod schedule;
