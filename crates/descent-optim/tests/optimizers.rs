@@ -388,6 +388,12 @@ fn all_optimizers() -> Vec<fn() -> Box<dyn Optimizer>> {
     ]
 }
 
+/// Runs `train_step` for each step number in `steps`.
+#[allow(clippy::ptr_arg)] // `[Param]` is unsized: it cannot become `&mut dyn Params`.
+fn train(params: &mut Vec<Param>, opt: &mut dyn Optimizer, steps: std::ops::Range<usize>) {
+    steps.for_each(|k| train_step(params, opt, k));
+}
+
 fn bits(params: &[Param]) -> Vec<u32> {
     params
         .iter()
@@ -401,14 +407,10 @@ fn resuming_from_exported_state_is_bit_identical() {
     let (n, m) = (7, 9);
     for make in all_optimizers() {
         let (mut straight, mut opt) = (model(), make());
-        for k in 0..n + m {
-            train_step(&mut straight, opt.as_mut(), k);
-        }
+        train(&mut straight, opt.as_mut(), 0..n + m);
 
         let (mut first, mut opt1) = (model(), make());
-        for k in 0..n {
-            train_step(&mut first, opt1.as_mut(), k);
-        }
+        train(&mut first, opt1.as_mut(), 0..n);
         let state = opt1.state(&first);
         // A new process: new parameters (new ids) with the saved values, a new optimizer.
         let mut resumed: Vec<Param> = first
@@ -418,9 +420,7 @@ fn resuming_from_exported_state_is_bit_identical() {
         let mut opt2 = make();
         opt2.load_state(&resumed, &state).unwrap();
         assert_eq!(opt2.steps(), n as u64);
-        for k in n..n + m {
-            train_step(&mut resumed, opt2.as_mut(), k);
-        }
+        train(&mut resumed, opt2.as_mut(), n..n + m);
         assert_eq!(bits(&straight), bits(&resumed), "{}", opt.name());
     }
 }
@@ -434,20 +434,14 @@ fn resuming_from_a_checkpoint_file_is_bit_identical() {
     let (n, m) = (5, 6);
     for make in all_optimizers() {
         let (mut straight, mut opt) = (model(), make());
-        for k in 0..n + m {
-            train_step(&mut straight, opt.as_mut(), k);
-        }
+        train(&mut straight, opt.as_mut(), 0..n + m);
         let (mut first, mut opt1) = (model(), make());
-        for k in 0..n {
-            train_step(&mut first, opt1.as_mut(), k);
-        }
+        train(&mut first, opt1.as_mut(), 0..n);
         let path = temp_path(&format!("{}.safetensors", opt.name()));
         checkpoint::save(&path, &first, opt1.as_ref()).unwrap();
         let (mut resumed, mut opt2) = (model(), make()); // fresh initial values
         checkpoint::load(&path, &mut resumed, opt2.as_mut()).unwrap();
-        for k in n..n + m {
-            train_step(&mut resumed, opt2.as_mut(), k);
-        }
+        train(&mut resumed, opt2.as_mut(), n..n + m);
         assert_eq!(bits(&straight), bits(&resumed), "{}", opt.name());
         std::fs::remove_file(&path).unwrap();
     }
