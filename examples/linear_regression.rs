@@ -193,7 +193,7 @@ fn train(method: &Method, data: &Data, epochs: usize, seed: u64, ls_mse: f64) ->
         // random order each epoch, gathered once so every batch is a contiguous view.
         let (xs, ys) = if method.batch < n {
             order.shuffle(&mut rng);
-            let index = Tensor::from_vec(order.iter().map(|&i| i as f32).collect(), [n]);
+            let index = IntTensor::from(&order[..]);
             (x.index_select(0, &index), y.index_select(0, &index))
         } else {
             (x.clone(), y.clone())

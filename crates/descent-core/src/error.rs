@@ -66,12 +66,12 @@ pub enum Error {
         /// The requested shape.
         shape: ShapeDisplay,
     },
-    /// An index outside its dimension, or not a whole non-negative number.
+    /// An index outside its dimension (negative, or not below the dimension's size).
     IndexOutOfRange {
         /// The op, as `index_select`.
         op: &'static str,
         /// The index value as found.
-        index: f64,
+        index: i64,
         /// The size of the dimension indexed.
         size: usize,
         /// The axis indexed.
@@ -136,7 +136,7 @@ impl fmt::Display for Error {
                 axis,
             } => write!(
                 f,
-                "{op}: index {index} is out of range for axis {axis} of size {size} (indices must be whole numbers in 0..{size})"
+                "{op}: index {index} is out of range for axis {axis} of size {size} (indices must be in 0..{size})"
             ),
             Error::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
             Error::TapeConsumed { op } => write!(

@@ -61,6 +61,17 @@ impl Layout {
     }
 }
 
+/// The element count of `shape`, or an error naming `op` and the shape if it overflows `usize`.
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::InvalidArgument {
+            op,
+            message: format!("shape {shape:?} has more elements than fit in memory"),
+        })
+}
+
 /// Row-major strides of `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
     let mut strides = Strides::from_elem(0, shape.len());

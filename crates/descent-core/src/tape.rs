@@ -117,18 +117,16 @@ impl Tape {
     }
 
     fn leaf(&self, value: Tensor, kind: Kind, name: &'static str, loc: &'static Location) -> Var {
-        let requires_grad = !matches!(kind, Kind::Constant);
-        let mut t = self.inner.borrow_mut();
-        let id = t.nodes.len() as u32;
-        t.nodes.push(Node {
-            kind,
-            inputs: SmallVec::new(),
-            requires_grad,
-            name,
-            shape: value.dims(),
-            location: loc,
-        });
-        Var::new(value, Some(id), requires_grad, &self.inner, t.id)
+        push_leaf(&self.inner, value, kind, name, loc)
+    }
+
+    /// A weak handle to this tape (what [`Var::tape`] returns): it records leaves on the tape
+    /// while it lives, without keeping it alive.
+    pub fn handle(&self) -> TapeRef {
+        TapeRef {
+            inner: Rc::downgrade(&self.inner),
+            id: self.inner.borrow().id,
+        }
     }
 
     /// A value that needs no gradient (an input batch, labels, a mask).
@@ -303,6 +301,137 @@ impl Tape {
         }
         s.push_str("}\n");
         s
+    }
+}
+
+/// Appends a leaf node to the tape behind `inner`.
+fn push_leaf(
+    inner: &Rc<RefCell<TapeInner>>,
+    value: Tensor,
+    kind: Kind,
+    name: &'static str,
+    location: &'static Location<'static>,
+) -> Var {
+    let requires_grad = !matches!(kind, Kind::Constant);
+    let mut t = inner.borrow_mut();
+    let id = t.nodes.len() as u32;
+    t.nodes.push(Node {
+        kind,
+        inputs: SmallVec::new(),
+        requires_grad,
+        name,
+        shape: value.dims(),
+        location,
+    });
+    Var::new(value, Some(id), requires_grad, inner, t.id)
+}
+
+/// A weak handle to a [`Tape`]: from a [`Var`] ([`Var::tape`]) or a tape ([`Tape::handle`]).
+///
+/// Modules use it to register their parameters on the tape their input was recorded on. It does
+/// not keep the tape alive: the `Tape` stays the only owner of the graph, and once it is dropped,
+/// consumed by `backward` or reset, every method returns an error.
+///
+/// ```
+/// use descent_core::{Param, Tape, Tensor};
+/// let w = Param::named("w", Tensor::from_vec(vec![2.0f64], [1]));
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::from_vec(vec![3.0f64], [1]));
+/// let y = &x * &x.tape().param(&w); // the parameter joins x's tape
+/// assert_eq!(y.backward().get(&w).unwrap().to_vec_f64(), vec![3.0]);
+/// ```
+#[derive(Clone)]
+pub struct TapeRef {
+    inner: std::rc::Weak<RefCell<TapeInner>>,
+    id: u64,
+}
+
+impl TapeRef {
+    pub(crate) fn new(inner: std::rc::Weak<RefCell<TapeInner>>, id: u64) -> TapeRef {
+        TapeRef { inner, id }
+    }
+
+    /// The tape, if it is alive and can still record (not consumed, not reset).
+    fn usable(&self, op: &'static str) -> Result<Rc<RefCell<TapeInner>>> {
+        let tape = self.inner.upgrade().ok_or(Error::TapeDropped { op })?;
+        tape.borrow().check_usable(op, self.id)?;
+        Ok(tape)
+    }
+
+    /// Whether the tape can still record: alive, not consumed, not reset.
+    pub fn is_usable(&self) -> bool {
+        self.usable("is_usable").is_ok()
+    }
+
+    /// Whether ops are being recorded: usable and not inside [`Tape::no_grad`] (an eval forward
+    /// can skip work that only training needs).
+    pub fn is_recording(&self) -> bool {
+        self.usable("is_recording")
+            .is_ok_and(|t| t.borrow().no_grad == 0)
+    }
+
+    /// Registers a parameter as a leaf, as [`Tape::param`].
+    ///
+    /// # Errors
+    /// If the tape was dropped, consumed or reset.
+    #[track_caller]
+    pub fn try_param(&self, param: &Param) -> Result<Var> {
+        let tape = self.usable("param")?;
+        let value = param.value().clone();
+        Ok(push_leaf(
+            &tape,
+            value,
+            Kind::Param(param.id()),
+            "param",
+            Location::caller(),
+        ))
+    }
+
+    /// A value that needs no gradient, as [`Tape::constant`].
+    ///
+    /// # Errors
+    /// If the tape was dropped, consumed or reset.
+    #[track_caller]
+    pub fn try_constant(&self, value: impl Into<Tensor>) -> Result<Var> {
+        let tape = self.usable("constant")?;
+        Ok(push_leaf(
+            &tape,
+            value.into(),
+            Kind::Constant,
+            "constant",
+            Location::caller(),
+        ))
+    }
+
+    /// A leaf that requires a gradient, as [`Tape::var`].
+    ///
+    /// # Errors
+    /// If the tape was dropped, consumed or reset.
+    #[track_caller]
+    pub fn try_var(&self, value: impl Into<Tensor>) -> Result<Var> {
+        let tape = self.usable("var")?;
+        Ok(push_leaf(
+            &tape,
+            value.into(),
+            Kind::Leaf,
+            "var",
+            Location::caller(),
+        ))
+    }
+}
+
+crate::panicking::panicking! { TapeRef:
+    /// Registers a parameter as a leaf; see [`TapeRef::try_param`].
+    param = try_param(param: &Param) -> Var;
+    /// A value that needs no gradient; see [`TapeRef::try_constant`].
+    constant = try_constant(value: impl Into<Tensor>) -> Var;
+    /// A leaf that requires a gradient; see [`TapeRef::try_var`].
+    var = try_var(value: impl Into<Tensor>) -> Var;
+}
+
+impl fmt::Debug for TapeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TapeRef(#{}, usable: {})", self.id, self.is_usable())
     }
 }
 

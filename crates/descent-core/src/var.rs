@@ -72,6 +72,12 @@ impl Var {
         self.requires_grad
     }
 
+    /// A weak handle to the tape this value was recorded on, to register parameters or constants
+    /// on it (what a module's `forward` does); see [`TapeRef`](crate::TapeRef).
+    pub fn tape(&self) -> crate::TapeRef {
+        crate::TapeRef::new(self.tape.clone(), self.tape_id)
+    }
+
     /// The position of this value on its tape (`None` if computed under `no_grad`).
     pub fn position(&self) -> Option<usize> {
         self.node.map(|n| n as usize)

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use descent_core::{Conv2dParams, DType, Error, Pool2dParams, Tensor};
+use descent_core::{Conv2dParams, DType, Error, IntTensor, Pool2dParams, Tensor};
 use proptest::prelude::*;
 use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,8 +31,8 @@ fn z64(shape: &[usize]) -> Tensor {
     Tensor::full_with(shape, 0.0, DType::F64)
 }
 
-fn idx(v: &[f64]) -> Tensor {
-    Tensor::from_vec(v.to_vec(), [v.len()]).to_dtype(DType::F32)
+fn idx(v: &[i64]) -> IntTensor {
+    IntTensor::from(v.to_vec())
 }
 
 #[test]
@@ -294,12 +294,12 @@ fn axis_out_of_range_names_op_axis_and_shape() {
         msg("stack", 3)
     );
     assert_eq!(fails(x.try_split(1, 2), || x.split(1, 2)), msg("split", 2));
-    let i = idx(&[0.0]);
+    let i = idx(&[0]);
     assert_eq!(
         fails(x.try_index_select(2, &i), || x.index_select(2, &i)),
         msg("index_select", 2)
     );
-    let g = z(&[1, 1]);
+    let g = IntTensor::zeros([1, 1]);
     assert_eq!(
         fails(x.try_gather(-3, &g), || x.gather(-3, &g)),
         msg("gather", -3)
@@ -383,54 +383,71 @@ fn bad_indices_name_the_index_axis_and_size() {
     let x = z(&[3, 2]);
     let want = |op: &str, index: &str, size: usize, axis: usize| {
         format!(
-            "{op}: index {index} is out of range for axis {axis} of size {size} (indices must be whole numbers in 0..{size})"
+            "{op}: index {index} is out of range for axis {axis} of size {size} (indices must be in 0..{size})"
         )
     };
     for (v, shown) in [
-        (3.0, "3"),
-        (-1.0, "-1"),
-        (0.5, "0.5"),
-        (f64::NAN, "NaN"),
-        (f64::INFINITY, "inf"),
+        (3, "3"),
+        (-1, "-1"),
+        (i64::MAX, "9223372036854775807"),
+        (i64::MIN, "-9223372036854775808"),
     ] {
-        let i = idx(&[0.0, v]);
+        let i = idx(&[0, v]);
         assert_eq!(
             fails(x.try_index_select(0, &i), || x.index_select(0, &i)),
             want("index_select", shown, 3, 0)
         );
         // gather along axis 1 (size 2) with an index of shape [1, 2].
-        let g = Tensor::from_vec(vec![0.0f32, v as f32], [1, 2]);
-        let shown_g = if v == 3.0 { "3" } else { shown };
+        let g = IntTensor::from_vec(vec![0, v], [1, 2]);
         assert_eq!(
             fails(x.try_gather(1, &g), || x.gather(1, &g)),
-            want("gather", shown_g, 2, 1)
+            want("gather", shown, 2, 1)
         );
         // one_hot: the "axis" is the new last one.
-        let labels = Tensor::from_vec(vec![1.0f32, v as f32], [2]);
+        let labels = idx(&[1, v]);
         assert_eq!(
             fails(labels.try_one_hot(3), || labels.one_hot(3)),
             want("one_hot", shown, 3, 1)
         );
+        // scatter_add along axis 0 (size 3).
+        let s = IntTensor::from_vec(vec![0, v], [2, 1]);
+        assert_eq!(
+            fails(x.try_scatter_add(0, &s, &z(&[2, 1])), || x.scatter_add(
+                0,
+                &s,
+                &z(&[2, 1])
+            )),
+            want("scatter_add", shown, 3, 0)
+        );
     }
     // An index not 1-D.
-    let i2 = Tensor::zeros([1, 1]);
+    let i2 = IntTensor::zeros([1, 1]);
     let e = fails(x.try_index_select(0, &i2), || x.index_select(0, &i2));
     assert_eq!(e, "index_select: index must be 1-D, got shape [1, 1]");
     // gather with an index of another rank or with a dim too large.
-    let g = Tensor::zeros([2]);
+    let g = IntTensor::zeros([2]);
     let e = fails(x.try_gather(0, &g), || x.gather(0, &g));
     assert!(e.starts_with("gather: [3, 2] and [2] do not fit"), "{e}");
-    let g = Tensor::zeros([1, 3]);
+    let g = IntTensor::zeros([1, 3]);
     let e = fails(x.try_gather(0, &g), || x.gather(0, &g));
     assert!(e.starts_with("gather: [3, 2] and [1, 3] do not fit"), "{e}");
+    // scatter_add with an index larger than src.
+    let s = IntTensor::zeros([3, 1]);
+    let e = fails(x.try_scatter_add(0, &s, &z(&[2, 1])), || {
+        x.scatter_add(0, &s, &z(&[2, 1]))
+    });
+    assert!(
+        e.starts_with("scatter_add: [3, 2] and [3, 1] do not fit"),
+        "{e}"
+    );
     // Indexing an empty axis.
     let e = z(&[0, 2])
-        .try_index_select(0, &idx(&[0.0]))
+        .try_index_select(0, &idx(&[0]))
         .unwrap_err()
         .to_string();
     assert_eq!(e, want("index_select", "0", 0, 0));
     // one_hot with zero classes refuses any label.
-    assert!(idx(&[0.0]).try_one_hot(0).is_err());
+    assert!(idx(&[0]).try_one_hot(0).is_err());
 }
 
 #[test]
@@ -556,14 +573,14 @@ fn error_values_are_structured() {
         Error::ShapeMismatch { op, .. } => assert_eq!(op, "add"),
         other => panic!("wrong variant {other:?}"),
     }
-    match z(&[2]).try_index_select(0, &idx(&[5.0])).unwrap_err() {
+    match z(&[2]).try_index_select(0, &idx(&[5])).unwrap_err() {
         Error::IndexOutOfRange {
             op,
             index,
             size,
             axis,
         } => {
-            assert_eq!((op, index, size, axis), ("index_select", 5.0, 2, 0));
+            assert_eq!((op, index, size, axis), ("index_select", 5, 2, 0));
         }
         other => panic!("wrong variant {other:?}"),
     }

@@ -11,7 +11,7 @@ mod common;
 mod gradcheck_common;
 
 use common::{axis, axis_set, numel};
-use descent_core::{Conv2dParams, Pool2dParams, Tensor, Var};
+use descent_core::{Conv2dParams, IntTensor, Pool2dParams, Tensor, Var};
 use gradcheck_common::*;
 use proptest::prelude::*;
 
@@ -810,7 +810,7 @@ proptest! {
             (Just(x), Just((an, a)), index)
         })
     ) {
-        let idx = Tensor::from_vec(index.iter().map(|&i| i as f64).collect::<Vec<f64>>(), [index.len()]);
+        let idx = IntTensor::from(&index[..]);
         let r = check1(&x, |v| v.index_select(a, &idx));
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
@@ -833,8 +833,48 @@ proptest! {
             })
         })
     ) {
-        let idx = Tensor::from_vec(index.iter().map(|&i| i as f64).collect::<Vec<f64>>(), &ishape[..]);
+        let idx = IntTensor::from_indices(&index, &ishape[..]);
         let r = check1(&x, |v| v.gather(a, &idx));
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    /// Both `self` and `src` of `scatter_add`, with an index no larger than `src`, repeats
+    /// included (indices drawn from a small range).
+    #[test]
+    fn gradcheck_scatter_add(
+        (x, src, a, ishape, index) in small_shape(1, 3, 24).prop_flat_map(|s| {
+            let r = s.len();
+            (Just(s.clone()), operand(s, true, Vals::Uniform(-2.0, 2.0)), axis(r), 1usize..=4)
+        }).prop_flat_map(|(s, x, (an, a), k)| {
+            // src: any size along the axis, x's sizes elsewhere; the index no larger than src.
+            let mut src_shape = s.clone();
+            src_shape[an] = k;
+            let size = s[an];
+            let dims: Vec<BoxedStrategy<usize>> = src_shape.iter().map(|&n| (1..=n).boxed()).collect();
+            (Just(x), operand(src_shape, false, Vals::Uniform(-2.0, 2.0)), Just(a), dims).prop_flat_map(move |(x, src, a, ishape)| {
+                let n = numel(&ishape);
+                (Just(x), Just(src), Just(a), Just(ishape), prop::collection::vec(0..size, n))
+            })
+        })
+    ) {
+        let idx = IntTensor::from_indices(&index, &ishape[..]);
+        let r = check2(&x, &src, |x, s| x.scatter_add(a, &idx, s));
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    /// `cross_entropy` over `[N, C]` and `[N, C, d]` scores with one class per sample.
+    #[test]
+    fn gradcheck_cross_entropy(
+        (x, classes) in (1usize..=4, 1usize..=5, 0usize..=3).prop_flat_map(|(n, c, d)| {
+            let shape = if d == 0 { vec![n, c] } else { vec![n, c, d] };
+            let labels = if d == 0 { vec![n] } else { vec![n, d] };
+            let k = numel(&labels);
+            (operand(shape, true, Vals::Uniform(-3.0, 3.0)), prop::collection::vec(0..c, k).prop_map(move |v| (labels.clone(), v)))
+        })
+    ) {
+        let (lshape, lv) = classes;
+        let target = IntTensor::from_indices(&lv, &lshape[..]);
+        let r = check1(&x, |v| v.cross_entropy(&target));
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }

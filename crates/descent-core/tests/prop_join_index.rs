@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use descent_core::{DType, Tensor};
+use descent_core::{IntTensor, Tensor};
 use proptest::prelude::*;
 
 /// 1..=4 inputs that agree on every dim but `axis`.
@@ -27,9 +27,9 @@ fn concat_case() -> impl Strategy<Value = (Vec<Input>, usize, isize)> {
         })
 }
 
-/// Whole numbers in `0..size` as an index tensor of type `dt`.
-fn index_tensor(idx: &[usize], shape: &[usize], dt: DType) -> Tensor {
-    Tensor::from_vec(idx.iter().map(|&i| i as f64).collect::<Vec<_>>(), shape).to_dtype(dt)
+/// Whole numbers of a reference array as an integer tensor.
+fn int_of(a: &Arr) -> IntTensor {
+    IntTensor::from_vec(a.data.iter().map(|&v| v as i64).collect(), &a.shape)
 }
 
 proptest! {
@@ -124,25 +124,24 @@ proptest! {
 
     #[test]
     fn prop_index_select_matches_reference(
-        (inp, (a, pa), idx, idx_f64) in shape(1, 4).prop_flat_map(|s| {
+        (inp, (a, pa), idx) in shape(1, 4).prop_flat_map(|s| {
             let r = s.len();
             (Just(s), axis(r))
         }).prop_flat_map(|(mut s, (a, pa))| {
             // The indexed axis is non-empty so indices exist.
             s[a] = s[a].max(1);
             let n = s[a];
-            (input_of(s, -2.0, 2.0), Just((a, pa)), prop::collection::vec(0..n, 0..=6), any::<bool>())
+            (input_of(s, -2.0, 2.0), Just((a, pa)), prop::collection::vec(0..n, 0..=6))
         })
     ) {
         let want = index_select_ref(&inp.arr, a, &idx);
         for dt in DTYPES {
-            // The index tensor may be of either element type.
-            let it = index_tensor(&idx, &[idx.len()], if idx_f64 { DType::F64 } else { DType::F32 });
+            let it = IntTensor::from(&idx[..]);
             assert_exact("index_select", &inp.tensor(dt).index_select(pa, &it), &want, dt);
             // A strided index view works too.
             let mut doubled = Vec::new();
             for &i in &idx { doubled.extend([i, 0]); }
-            let iv = index_tensor(&doubled, &[doubled.len()], dt).slice_axis(0, 0, doubled.len(), 2);
+            let iv = IntTensor::from(&doubled[..]).slice_axis(0, 0, doubled.len(), 2);
             assert_exact("index_select (strided index)", &inp.tensor(dt).index_select(pa, &iv), &want, dt);
         }
     }
@@ -170,7 +169,7 @@ proptest! {
     ) {
         let want = gather_ref(&inp.arr, a, &index);
         for dt in DTYPES {
-            let it = index.tensor(dt);
+            let it = int_of(&index);
             assert_exact("gather", &inp.tensor(dt).gather(pa, &it), &want, dt);
             // A transposed index (non-contiguous) gives the transposed selection.
             if index.rank() >= 2 && inp.arr.rank() >= 2 {
@@ -199,14 +198,14 @@ proptest! {
     ) {
         let want = one_hot_ref(&labels, classes);
         for dt in DTYPES {
-            assert_exact("one_hot", &labels.tensor(dt).one_hot(classes), &want, dt);
+            assert_exact("one_hot", &int_of(&labels).one_hot(classes).to_dtype(dt), &want, dt);
             // Labels in a transposed view.
             if labels.rank() >= 2 {
                 let r = labels.rank();
                 let mut p: Vec<usize> = (0..r).collect();
                 p.swap(r - 2, r - 1);
                 let want_t = one_hot_ref(&permute_ref(&labels, &p), classes);
-                assert_exact("one_hot (transposed labels)", &labels.tensor(dt).t().one_hot(classes), &want_t, dt);
+                assert_exact("one_hot (transposed labels)", &int_of(&labels).t().one_hot(classes).to_dtype(dt), &want_t, dt);
             }
         }
     }

@@ -2,7 +2,8 @@
 //! gradient checks (a 2-layer MLP, a small conv net).
 
 use descent_core::{
-    Conv2dParams, Error, GradcheckConfig, Param, Phase, Pool2dParams, Tape, Tensor, Var, gradcheck,
+    Conv2dParams, Error, GradcheckConfig, IntTensor, Param, Phase, Pool2dParams, Tape, Tensor, Var,
+    gradcheck,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -247,7 +248,7 @@ fn composite_two_layer_mlp_passes_gradcheck() {
     let b1 = randn64(&[6], 12);
     let w2 = randn64(&[3, 6], 13);
     let b2 = randn64(&[3], 14);
-    let labels = Tensor::from_vec(vec![0.0f64, 2.0, 1.0, 1.0, 0.0], [5]);
+    let labels = IntTensor::from_vec(vec![0, 2, 1, 1, 0], [5]);
     let r = gradcheck(
         |tape, v| {
             let h = (v[0].matmul(&v[1].t()) + &v[2]).tanh();

@@ -18,8 +18,8 @@ pub use descent_optim as optim;
 /// What a training script needs, in one import.
 pub mod prelude {
     pub use descent_core::{
-        Conv2dParams, DType, Error, GradcheckConfig, Gradients, Param, Params, Pool2dParams,
-        Result, Tape, Tensor, Var, gradcheck,
+        Conv2dParams, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor, Param, Params,
+        Pool2dParams, Result, Tape, TapeRef, Tensor, Var, gradcheck,
     };
     pub use descent_optim::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Gd, Optimizer, ParamGroup, RmsProp,

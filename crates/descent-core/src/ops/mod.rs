@@ -13,13 +13,17 @@
 //! - [`conv`]: the conv2d
 //! - [`pool`]: the max_pool2d, avg_pool2d
 //! - [`join`]: the concat, stack, split
-//! - [`index`]: the index_select, gather, one_hot
+//! - [`index`]: the index_select, gather, scatter_add (integer indices)
+//! - [`loss`]: nll_loss, cross_entropy (compositions taking integer class labels)
+//! - [`custom`]: user-defined ops ([`CustomOp`](custom::CustomOp))
 
 pub mod binary;
 pub mod compare;
 pub mod conv;
+pub mod custom;
 pub mod index;
 pub mod join;
+pub mod loss;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
@@ -46,6 +50,8 @@ pub(crate) enum Op {
     Pool2d(Box<pool::Pool2dNode>),
     Concat(join::ConcatNode),
     Index(index::IndexNode),
+    Scatter(Box<index::ScatterNode>),
+    Custom(Box<custom::CustomNode>),
     View(view::ViewNode),
 }
 
@@ -64,6 +70,8 @@ impl Op {
             Op::Pool2d(n) => n.backward(g, grads),
             Op::Concat(n) => n.backward(g, grads),
             Op::Index(n) => n.backward(g, grads),
+            Op::Scatter(n) => n.backward(g, grads),
+            Op::Custom(n) => n.backward(g, grads),
             Op::View(n) => n.backward(g, grads),
         }
     }
@@ -83,6 +91,8 @@ impl Op {
             Op::Pool2d(n) => n.argmax.len() * std::mem::size_of::<usize>(),
             Op::Concat(_) | Op::View(_) => 0,
             Op::Index(n) => n.offsets.len() * std::mem::size_of::<usize>(),
+            Op::Scatter(n) => n.saved_bytes(),
+            Op::Custom(n) => n.saved_bytes(),
         }
     }
 }

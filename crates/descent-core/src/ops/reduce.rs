@@ -11,11 +11,12 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
+use crate::int_tensor::IntTensor;
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::{Shape, normalize_axes, normalize_axis};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::Float;
 use descent_kernels::reduce::{self, Reduction};
 use smallvec::SmallVec;
 
@@ -125,7 +126,7 @@ impl Tensor {
         name: &'static str,
         axis: isize,
         keepdim: bool,
-    ) -> Result<Tensor> {
+    ) -> Result<IntTensor> {
         let a = normalize_axis(name, axis, self.shape())?;
         if self.shape()[a] == 0 {
             return Err(invalid(
@@ -146,8 +147,7 @@ impl Tensor {
             let x = p.input.contiguous_slice::<T>().expect("planned input is contiguous");
             let mut idx = vec![0usize; outer * inner];
             reduce::arg_reduce(largest, x, outer, len, inner, &mut idx);
-            let out: Vec<T> = idx.into_iter().map(T::from_usize).collect();
-            Tensor::from_parts(out, &p.out_shape)
+            IntTensor::from_indices(&idx, &p.out_shape)
         }))
     }
 }
@@ -224,44 +224,52 @@ impl Tensor {
     }
 
     /// Index of the largest value along `axis` (the first on ties, the first NaN if any), as
-    /// whole numbers of the tensor's element type. Not differentiable.
-    ///
-    /// # Errors
-    /// If the axis is out of range or has size 0.
-    pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        self.try_arg_reduce(true, "argmax", axis, keepdim)
-    }
-
-    /// Index of the largest value along `axis`; see [`Tensor::try_argmax`].
+    /// `torch.argmax`. Not differentiable.
     ///
     /// ```
     /// let x = descent_core::Tensor::from_vec(vec![1.0f32, 5.0, 5.0, 0.0], [2, 2]);
-    /// assert_eq!(x.argmax(1, false).to_vec_f32(), vec![1.0, 0.0]);
+    /// assert_eq!(x.argmax(1, false).to_vec(), vec![1, 0]);
     /// ```
-    ///
-    /// # Panics
-    /// If the axis is out of range or has size 0.
-    #[track_caller]
-    pub fn argmax(&self, axis: isize, keepdim: bool) -> Tensor {
-        or_panic(self.try_argmax(axis, keepdim))
-    }
-
-    /// Index of the smallest value along `axis`; see [`Tensor::try_argmax`].
     ///
     /// # Errors
     /// If the axis is out of range or has size 0.
-    pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        self.try_arg_reduce(false, "argmin", axis, keepdim)
+    pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<IntTensor> {
+        self.try_arg_reduce(true, "argmax", axis, keepdim)
     }
 
-    /// Index of the smallest value along `axis`.
+    /// Index of the smallest value along `axis` (the first on ties, the first NaN if any).
     ///
-    /// # Panics
+    /// # Errors
     /// If the axis is out of range or has size 0.
-    #[track_caller]
-    pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor {
-        or_panic(self.try_argmin(axis, keepdim))
+    pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<IntTensor> {
+        self.try_arg_reduce(false, "argmin", axis, keepdim)
     }
+}
+
+impl Var {
+    /// The index of the largest value along `axis`, as [`Tensor::try_argmax`]: integers, not
+    /// differentiable, so nothing is recorded.
+    ///
+    /// # Errors
+    /// If the axis is out of range or has size 0.
+    pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<IntTensor> {
+        self.value().try_argmax(axis, keepdim)
+    }
+
+    /// The index of the smallest value along `axis`, as [`Tensor::try_argmin`]; records nothing.
+    ///
+    /// # Errors
+    /// If the axis is out of range or has size 0.
+    pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<IntTensor> {
+        self.value().try_argmin(axis, keepdim)
+    }
+}
+
+panicking! { Tensor, Var:
+    /// Index of the largest value along `axis`; see `try_argmax`.
+    argmax = try_argmax(axis: isize, keepdim: bool) -> IntTensor;
+    /// Index of the smallest value along `axis`; see `try_argmin`.
+    argmin = try_argmin(axis: isize, keepdim: bool) -> IntTensor;
 }
 
 impl Tensor {
@@ -464,28 +472,6 @@ impl Var {
     pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Var {
         or_panic_var(self.try_var(axes, correction, keepdim))
     }
-
-    /// Index of the largest value along `axis`, as a constant (not differentiable).
-    ///
-    /// # Panics
-    /// If the axis is out of range or has size 0.
-    #[track_caller]
-    pub fn argmax(&self, axis: isize, keepdim: bool) -> Var {
-        or_panic_var(Var::record_constant("argmax", &[self], || {
-            self.value().try_argmax(axis, keepdim)
-        }))
-    }
-
-    /// Index of the smallest value along `axis`, as a constant (not differentiable).
-    ///
-    /// # Panics
-    /// If the axis is out of range or has size 0.
-    #[track_caller]
-    pub fn argmin(&self, axis: isize, keepdim: bool) -> Var {
-        or_panic_var(Var::record_constant("argmin", &[self], || {
-            self.value().try_argmin(axis, keepdim)
-        }))
-    }
 }
 
 #[cfg(test)]
@@ -504,7 +490,7 @@ mod tests {
         assert_eq!(x.var(&[1], 1, false).to_vec_f64(), vec![1.0, 1.0]);
         // logsumexp([1, 2, 3]) = 3 + ln(e^-2 + e^-1 + 1) = 3.40760596444438.
         assert!((x.logsumexp(&[1], false).to_vec_f64()[0] - 3.407_605_964_444_38).abs() < 1e-13);
-        assert_eq!(x.argmax(0, false).to_vec_f64(), vec![1.0, 1.0, 1.0]);
+        assert_eq!(x.argmax(0, false).to_vec(), vec![1, 1, 1]);
         assert_eq!(x.sum(&[], false).shape(), &[2, 3]);
     }
 

@@ -7,11 +7,13 @@
 //! gradient back through the inverse layout change.
 
 use crate::dtype::with_dtype;
-use crate::error::{Error, Result, invalid, or_panic};
+use crate::error::{Error, Result, invalid};
+use crate::int_tensor::IntTensor;
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::{Layout, Shape, Strides, broadcast_strides, contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 use descent_kernels::scatter::{scatter_add, strided_offsets};
 
 /// A shape argument: `[2, 3]`, `[64, -1]` (one `-1` is inferred), or a `&[usize]`.
@@ -41,304 +43,329 @@ impl ShapeArg for Shape {
     }
 }
 
-impl Tensor {
-    /// The same elements with another shape; one dim may be `-1` to be inferred. A view when the
-    /// input is contiguous, else a copy.
-    ///
-    /// # Errors
-    /// If the element counts differ, or the dims are negative other than one `-1`.
-    pub fn try_reshape(&self, shape: impl ShapeArg) -> Result<Tensor> {
-        let dims = shape.dims();
-        let shape = infer_shape("reshape", &dims, self.numel(), self.shape())?;
-        let base = if self.is_contiguous() {
-            self.clone()
-        } else {
-            self.contiguous()
-        };
-        let mut layout = Layout::contiguous(&shape);
-        layout.offset = base.layout.offset;
-        Ok(base.with_layout(layout))
-    }
+/// A tensor type the views apply to ([`Tensor`] and [`IntTensor`]): a view changes only the
+/// layout, so each is written once, over this trait.
+pub(crate) trait Viewable: Sized + Clone {
+    /// The layout viewed.
+    fn view_layout(&self) -> &Layout;
+    /// The same buffer with another layout.
+    fn relayout(&self, layout: Layout) -> Self;
+    /// The elements copied into a contiguous buffer.
+    fn to_contiguous(&self) -> Self;
+}
 
-    /// The same elements with another shape; see [`Tensor::try_reshape`].
-    ///
-    /// # Panics
-    /// If the element counts differ: `reshape: 6 elements do not fill shape [4, 2] (8 elements)`.
-    #[track_caller]
-    pub fn reshape(&self, shape: impl ShapeArg) -> Tensor {
-        or_panic(self.try_reshape(shape))
+impl Viewable for Tensor {
+    fn view_layout(&self) -> &Layout {
+        &self.layout
     }
+    fn relayout(&self, layout: Layout) -> Self {
+        self.with_layout(layout)
+    }
+    fn to_contiguous(&self) -> Self {
+        self.contiguous()
+    }
+}
 
-    /// Reorders the dimensions: output dim `i` is input dim `axes[i]` (a view).
-    ///
-    /// # Errors
-    /// If `axes` is not a permutation of `0..rank` (negative axes count from the end).
-    pub fn try_permute(&self, axes: &[isize]) -> Result<Tensor> {
-        let rank = self.rank();
-        if axes.len() != rank {
-            return Err(invalid(
-                "permute",
-                format!(
-                    "{} axes given for shape {:?} of rank {rank}",
-                    axes.len(),
-                    self.shape()
-                ),
-            ));
-        }
-        // Refuses out-of-range and repeated axes; with `rank` axes that makes a permutation.
-        crate::shape::normalize_axes("permute", axes, self.shape())?;
-        let axes = axes
+impl Viewable for IntTensor {
+    fn view_layout(&self) -> &Layout {
+        self.layout()
+    }
+    fn relayout(&self, layout: Layout) -> Self {
+        self.with_layout(layout)
+    }
+    fn to_contiguous(&self) -> Self {
+        self.contiguous()
+    }
+}
+
+fn reshape<V: Viewable>(x: &V, shape: impl ShapeArg) -> Result<V> {
+    let l = x.view_layout();
+    let shape = infer_shape("reshape", &shape.dims(), l.numel(), &l.shape)?;
+    let base = if l.is_contiguous() {
+        x.clone()
+    } else {
+        x.to_contiguous()
+    };
+    let mut layout = Layout::contiguous(&shape);
+    layout.offset = base.view_layout().offset;
+    Ok(base.relayout(layout))
+}
+
+fn permute<V: Viewable>(x: &V, axes: &[isize]) -> Result<V> {
+    let l = x.view_layout();
+    let rank = l.shape.len();
+    if axes.len() != rank {
+        return Err(invalid(
+            "permute",
+            format!(
+                "{} axes given for shape {:?} of rank {rank}",
+                axes.len(),
+                l.shape
+            ),
+        ));
+    }
+    // Refuses out-of-range and repeated axes; with `rank` axes that makes a permutation.
+    crate::shape::normalize_axes("permute", axes, &l.shape)?;
+    let axes = axes
+        .iter()
+        .map(|&a| normalize_axis("permute", a, &l.shape))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(x.relayout(Layout {
+        shape: axes.iter().map(|&a| l.shape[a]).collect(),
+        strides: axes.iter().map(|&a| l.strides[a]).collect(),
+        offset: l.offset,
+    }))
+}
+
+fn transpose<V: Viewable>(x: &V, a: isize, b: isize) -> Result<V> {
+    let mut layout = x.view_layout().clone();
+    let a = normalize_axis("transpose", a, &layout.shape)?;
+    let b = normalize_axis("transpose", b, &layout.shape)?;
+    layout.shape.swap(a, b);
+    layout.strides.swap(a, b);
+    Ok(x.relayout(layout))
+}
+
+fn t<V: Viewable>(x: &V) -> V {
+    if x.view_layout().shape.len() < 2 {
+        x.clone()
+    } else {
+        transpose(x, -2, -1).expect("rank >= 2 has axes -2 and -1")
+    }
+}
+
+fn slice_axis<V: Viewable>(x: &V, axis: isize, start: usize, end: usize, step: usize) -> Result<V> {
+    let mut layout = x.view_layout().clone();
+    let d = normalize_axis("slice", axis, &layout.shape)?;
+    let size = layout.shape[d];
+    if step == 0 || start > end || end > size {
+        return Err(invalid(
+            "slice",
+            format!(
+                "range {start}..{end} step {step} does not fit axis {d} of size {size} in shape {:?}",
+                layout.shape
+            ),
+        ));
+    }
+    let len = (end - start).div_ceil(step);
+    if len > 0 {
+        layout.offset += start * layout.strides[d];
+    }
+    layout.shape[d] = len;
+    layout.strides[d] *= step;
+    Ok(x.relayout(layout))
+}
+
+fn narrow<V: Viewable>(x: &V, axis: isize, start: usize, len: usize) -> Result<V> {
+    slice_axis(x, axis, start, start.saturating_add(len), 1).map_err(|e| rename(e, "narrow"))
+}
+
+fn broadcast_to<V: Viewable>(x: &V, shape: impl AsRef<[usize]>) -> Result<V> {
+    let l = x.view_layout();
+    let target = shape.as_ref();
+    let ok = target.len() >= l.shape.len()
+        && l.shape
             .iter()
-            .map(|&a| normalize_axis("permute", a, self.shape()))
-            .collect::<Result<Vec<_>>>()?;
-        let l = &self.layout;
-        Ok(self.with_layout(Layout {
-            shape: axes.iter().map(|&a| l.shape[a]).collect(),
-            strides: axes.iter().map(|&a| l.strides[a]).collect(),
-            offset: l.offset,
-        }))
+            .rev()
+            .zip(target.iter().rev())
+            .all(|(&s, &t)| s == t || s == 1);
+    if !ok {
+        let detail = crate::shape::broadcast_shapes("broadcast_to", &l.shape, target)
+            .err()
+            .map_or_else(
+                || "cannot be expanded: only size-1 dims expand".to_string(),
+                |e| match e {
+                    Error::ShapeMismatch { detail, .. } => detail,
+                    other => other.to_string(),
+                },
+            );
+        return Err(Error::ShapeMismatch {
+            op: "broadcast_to",
+            lhs: l.shape.as_slice().into(),
+            rhs: target.into(),
+            detail,
+        });
     }
+    Ok(x.relayout(Layout {
+        shape: Shape::from_slice(target),
+        strides: broadcast_strides(&l.shape, &l.strides, target),
+        offset: l.offset,
+    }))
+}
 
-    /// Reorders the dimensions; see [`Tensor::try_permute`].
-    ///
-    /// # Panics
-    /// If `axes` is not a permutation of the dimensions.
-    #[track_caller]
-    pub fn permute(&self, axes: &[isize]) -> Tensor {
-        or_panic(self.try_permute(axes))
+fn squeeze<V: Viewable>(x: &V, axis: isize) -> Result<V> {
+    let mut layout = x.view_layout().clone();
+    let d = normalize_axis("squeeze", axis, &layout.shape)?;
+    if layout.shape[d] != 1 {
+        return Err(invalid(
+            "squeeze",
+            format!(
+                "axis {d} of shape {:?} has size {}, not 1",
+                layout.shape, layout.shape[d]
+            ),
+        ));
     }
+    layout.shape.remove(d);
+    layout.strides.remove(d);
+    Ok(x.relayout(layout))
+}
 
-    /// Swaps two dimensions (a view).
-    ///
-    /// # Errors
-    /// If an axis is out of range.
-    pub fn try_transpose(&self, a: isize, b: isize) -> Result<Tensor> {
-        let a = normalize_axis("transpose", a, self.shape())?;
-        let b = normalize_axis("transpose", b, self.shape())?;
-        let mut layout = self.layout.clone();
-        layout.shape.swap(a, b);
-        layout.strides.swap(a, b);
-        Ok(self.with_layout(layout))
+fn unsqueeze<V: Viewable>(x: &V, axis: isize) -> Result<V> {
+    let mut layout = x.view_layout().clone();
+    let rank = layout.shape.len() as isize;
+    let d = if axis < 0 { axis + rank + 1 } else { axis };
+    if d < 0 || d > rank {
+        return Err(Error::InvalidAxis {
+            op: "unsqueeze",
+            axis,
+            shape: layout.shape.as_slice().into(),
+        });
     }
+    let d = d as usize;
+    let stride = layout.strides.get(d).map_or(1, |&s| s * layout.shape[d]);
+    layout.shape.insert(d, 1);
+    layout.strides.insert(d, stride);
+    Ok(x.relayout(layout))
+}
 
-    /// Swaps two dimensions (a view).
-    ///
-    /// # Panics
-    /// If an axis is out of range.
-    #[track_caller]
-    pub fn transpose(&self, a: isize, b: isize) -> Tensor {
-        or_panic(self.try_transpose(a, b))
+fn flatten<V: Viewable>(x: &V, start: isize, end: isize) -> Result<V> {
+    let shape = &x.view_layout().shape;
+    if shape.is_empty() {
+        return reshape(x, [1usize]);
     }
+    let s = normalize_axis("flatten", start, shape)?;
+    let e = normalize_axis("flatten", end, shape)?;
+    if s > e {
+        return Err(invalid(
+            "flatten",
+            format!("start axis {s} is after end axis {e}"),
+        ));
+    }
+    let mut dims: Vec<usize> = shape[..s].to_vec();
+    dims.push(shape[s..=e].iter().product());
+    dims.extend_from_slice(&shape[e + 1..]);
+    reshape(x, dims)
+}
 
-    /// Swaps the last two dimensions (torch's `.mT`); a tensor of rank below 2 is returned as is.
-    pub fn t(&self) -> Tensor {
-        if self.rank() < 2 {
-            self.clone()
-        } else {
-            self.transpose(-2, -1)
+/// The views of a tensor type: each `try_` form calls the generic view above, and
+/// [`panicking!`] declares the plain forms.
+macro_rules! views {
+    ($($ty:ident),+) => {$(
+        impl $ty {
+            /// The same elements with another shape; one dim may be `-1` to be inferred. A view
+            /// when the input is contiguous, else a copy (as `torch.reshape`).
+            ///
+            /// # Errors
+            /// If the element counts differ, or the dims are negative other than one `-1`.
+            pub fn try_reshape(&self, shape: impl ShapeArg) -> Result<$ty> {
+                reshape(self, shape)
+            }
+
+            /// Reorders the dimensions: output dim `i` is input dim `axes[i]` (a view).
+            ///
+            /// # Errors
+            /// If `axes` is not a permutation of `0..rank` (negative axes count from the end).
+            pub fn try_permute(&self, axes: &[isize]) -> Result<$ty> {
+                permute(self, axes)
+            }
+
+            /// Swaps two dimensions (a view).
+            ///
+            /// # Errors
+            /// If an axis is out of range.
+            pub fn try_transpose(&self, a: isize, b: isize) -> Result<$ty> {
+                transpose(self, a, b)
+            }
+
+            /// Swaps the last two dimensions (torch's `.mT`); below rank 2, the tensor as is.
+            pub fn t(&self) -> $ty {
+                t(self)
+            }
+
+            /// Elements `start..start + len` along `axis` (a view).
+            ///
+            /// # Errors
+            /// If the axis is out of range or the range does not fit in the dimension.
+            pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<$ty> {
+                narrow(self, axis, start, len)
+            }
+
+            /// Elements `start, start + step, …` below `end` along `axis` (a view, as
+            /// `x[start:end:step]`).
+            ///
+            /// # Errors
+            /// If the axis is out of range, `step` is zero, or `start > end` or `end` exceeds
+            /// the dimension.
+            pub fn try_slice_axis(
+                &self,
+                axis: isize,
+                start: usize,
+                end: usize,
+                step: usize,
+            ) -> Result<$ty> {
+                slice_axis(self, axis, start, end, step)
+            }
+
+            /// Repeated along new leading dims and size-1 dims to `shape` (a view with stride 0,
+            /// as `torch.expand`).
+            ///
+            /// # Errors
+            /// If the shape does not broadcast to `shape`.
+            pub fn try_broadcast_to(&self, shape: impl AsRef<[usize]>) -> Result<$ty> {
+                broadcast_to(self, shape)
+            }
+
+            /// Removes dimension `axis`, which must have size 1 (a view).
+            ///
+            /// # Errors
+            /// If the axis is out of range or its size is not 1.
+            pub fn try_squeeze(&self, axis: isize) -> Result<$ty> {
+                squeeze(self, axis)
+            }
+
+            /// Inserts a dimension of size 1 at `axis` (in `-(rank+1)..=rank`; a view).
+            ///
+            /// # Errors
+            /// If the axis is out of range.
+            pub fn try_unsqueeze(&self, axis: isize) -> Result<$ty> {
+                unsqueeze(self, axis)
+            }
+
+            /// Merges dims `start..=end` into one (a view when contiguous).
+            ///
+            /// # Errors
+            /// If an axis is out of range or `start > end`.
+            pub fn try_flatten(&self, start: isize, end: isize) -> Result<$ty> {
+                flatten(self, start, end)
+            }
         }
-    }
+    )+};
+}
 
+views!(Tensor, IntTensor);
+
+panicking! { Tensor, IntTensor, Var:
+    /// The same elements with another shape (one dim may be `-1`); see `try_reshape`.
+    reshape = try_reshape(shape: impl ShapeArg) -> Self;
+    /// The dimensions reordered; see `try_permute`.
+    permute = try_permute(axes: &[isize]) -> Self;
+    /// Two dimensions swapped (a view).
+    transpose = try_transpose(a: isize, b: isize) -> Self;
     /// Elements `start..start + len` along `axis` (a view).
-    ///
-    /// # Errors
-    /// If the axis is out of range or the range does not fit in the dimension.
-    pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
-        self.try_slice_axis(axis, start, start.saturating_add(len), 1)
-            .map_err(|e| rename(e, "narrow"))
-    }
-
-    /// Elements `start..start + len` along `axis` (a view).
-    ///
-    /// # Panics
-    /// If the range does not fit in the dimension.
-    #[track_caller]
-    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Tensor {
-        or_panic(self.try_narrow(axis, start, len))
-    }
-
-    /// Elements `start, start + step, …` below `end` along `axis` (a view, as `x[start:end:step]`).
-    ///
-    /// # Errors
-    /// If the axis is out of range, `step` is zero, or `start > end` or `end` exceeds the dimension.
-    pub fn try_slice_axis(
-        &self,
-        axis: isize,
-        start: usize,
-        end: usize,
-        step: usize,
-    ) -> Result<Tensor> {
-        let d = normalize_axis("slice", axis, self.shape())?;
-        let size = self.shape()[d];
-        if step == 0 || start > end || end > size {
-            return Err(invalid(
-                "slice",
-                format!(
-                    "range {start}..{end} step {step} does not fit axis {d} of size {size} in shape {:?}",
-                    self.shape()
-                ),
-            ));
-        }
-        let mut layout = self.layout.clone();
-        let len = (end - start).div_ceil(step);
-        if len > 0 {
-            layout.offset += start * layout.strides[d];
-        }
-        layout.shape[d] = len;
-        layout.strides[d] *= step;
-        Ok(self.with_layout(layout))
-    }
-
+    narrow = try_narrow(axis: isize, start: usize, len: usize) -> Self;
     /// Elements `start, start + step, …` below `end` along `axis` (a view).
-    ///
-    /// # Panics
-    /// If the range does not fit or `step` is zero.
-    #[track_caller]
-    pub fn slice_axis(&self, axis: isize, start: usize, end: usize, step: usize) -> Tensor {
-        or_panic(self.try_slice_axis(axis, start, end, step))
-    }
+    slice_axis = try_slice_axis(axis: isize, start: usize, end: usize, step: usize) -> Self;
+    /// Expanded to `shape` (a view with stride 0).
+    broadcast_to = try_broadcast_to(shape: impl AsRef<[usize]>) -> Self;
+    /// Dimension `axis`, of size 1, removed (a view).
+    squeeze = try_squeeze(axis: isize) -> Self;
+    /// A size-1 dimension inserted at `axis` (a view).
+    unsqueeze = try_unsqueeze(axis: isize) -> Self;
+    /// Dims `start..=end` merged into one.
+    flatten = try_flatten(start: isize, end: isize) -> Self;
+}
 
-    /// The tensor repeated along new leading dims and size-1 dims to `shape` (a view with stride 0,
-    /// as `torch.expand`).
-    ///
-    /// # Errors
-    /// If the shape does not broadcast to `shape`.
-    pub fn try_broadcast_to(&self, shape: impl AsRef<[usize]>) -> Result<Tensor> {
-        let target = shape.as_ref();
-        let ok = target.len() >= self.rank()
-            && self
-                .shape()
-                .iter()
-                .rev()
-                .zip(target.iter().rev())
-                .all(|(&s, &t)| s == t || s == 1);
-        if !ok {
-            let detail = crate::shape::broadcast_shapes("broadcast_to", self.shape(), target)
-                .err()
-                .map_or_else(
-                    || "cannot be expanded: only size-1 dims expand".to_string(),
-                    |e| match e {
-                        Error::ShapeMismatch { detail, .. } => detail,
-                        other => other.to_string(),
-                    },
-                );
-            return Err(Error::ShapeMismatch {
-                op: "broadcast_to",
-                lhs: self.shape().into(),
-                rhs: target.into(),
-                detail,
-            });
-        }
-        let strides = broadcast_strides(self.shape(), self.strides(), target);
-        Ok(self.with_layout(Layout {
-            shape: Shape::from_slice(target),
-            strides,
-            offset: self.layout.offset,
-        }))
-    }
-
-    /// The tensor expanded to `shape` (a view with stride 0).
-    ///
-    /// # Panics
-    /// If the shape does not broadcast to `shape`.
-    #[track_caller]
-    pub fn broadcast_to(&self, shape: impl AsRef<[usize]>) -> Tensor {
-        or_panic(self.try_broadcast_to(shape))
-    }
-
-    /// Removes dimension `axis`, which must have size 1 (a view).
-    ///
-    /// # Errors
-    /// If the axis is out of range or its size is not 1.
-    pub fn try_squeeze(&self, axis: isize) -> Result<Tensor> {
-        let d = normalize_axis("squeeze", axis, self.shape())?;
-        if self.shape()[d] != 1 {
-            return Err(invalid(
-                "squeeze",
-                format!(
-                    "axis {d} of shape {:?} has size {}, not 1",
-                    self.shape(),
-                    self.shape()[d]
-                ),
-            ));
-        }
-        let mut layout = self.layout.clone();
-        layout.shape.remove(d);
-        layout.strides.remove(d);
-        Ok(self.with_layout(layout))
-    }
-
-    /// Removes dimension `axis` of size 1 (a view).
-    ///
-    /// # Panics
-    /// If the axis is out of range or its size is not 1.
-    #[track_caller]
-    pub fn squeeze(&self, axis: isize) -> Tensor {
-        or_panic(self.try_squeeze(axis))
-    }
-
-    /// Inserts a dimension of size 1 at `axis` (in `-(rank+1)..=rank`; a view).
-    ///
-    /// # Errors
-    /// If the axis is out of range.
-    pub fn try_unsqueeze(&self, axis: isize) -> Result<Tensor> {
-        let rank = self.rank() as isize;
-        let d = if axis < 0 { axis + rank + 1 } else { axis };
-        if d < 0 || d > rank {
-            return Err(Error::InvalidAxis {
-                op: "unsqueeze",
-                axis,
-                shape: self.shape().into(),
-            });
-        }
-        let d = d as usize;
-        let mut layout = self.layout.clone();
-        let stride = layout.strides.get(d).map_or(1, |&s| s * layout.shape[d]);
-        layout.shape.insert(d, 1);
-        layout.strides.insert(d, stride);
-        Ok(self.with_layout(layout))
-    }
-
-    /// Inserts a dimension of size 1 at `axis` (a view).
-    ///
-    /// # Panics
-    /// If the axis is out of range.
-    #[track_caller]
-    pub fn unsqueeze(&self, axis: isize) -> Tensor {
-        or_panic(self.try_unsqueeze(axis))
-    }
-
-    /// Merges dims `start..=end` into one (a view when contiguous).
-    ///
-    /// # Errors
-    /// If an axis is out of range or `start > end`.
-    pub fn try_flatten(&self, start: isize, end: isize) -> Result<Tensor> {
-        if self.rank() == 0 {
-            return self.try_reshape([1usize]);
-        }
-        let s = normalize_axis("flatten", start, self.shape())?;
-        let e = normalize_axis("flatten", end, self.shape())?;
-        if s > e {
-            return Err(invalid(
-                "flatten",
-                format!("start axis {s} is after end axis {e}"),
-            ));
-        }
-        let mut dims: Vec<usize> = self.shape()[..s].to_vec();
-        dims.push(self.shape()[s..=e].iter().product());
-        dims.extend_from_slice(&self.shape()[e + 1..]);
-        self.try_reshape(dims)
-    }
-
-    /// Merges dims `start..=end` into one.
-    ///
-    /// # Panics
-    /// If an axis is out of range or `start > end`.
-    #[track_caller]
-    pub fn flatten(&self, start: isize, end: isize) -> Tensor {
-        or_panic(self.try_flatten(start, end))
-    }
-
+impl Tensor {
     pub(crate) fn strides_for(&self, target: &[usize]) -> Strides {
         broadcast_strides(self.shape(), self.strides(), target)
     }
@@ -476,15 +503,6 @@ impl Var {
         self.reshaping("reshape", |x| x.try_reshape(shape))
     }
 
-    /// The same elements with another shape; see [`Var::try_reshape`].
-    ///
-    /// # Panics
-    /// If the element counts differ.
-    #[track_caller]
-    pub fn reshape(&self, shape: impl ShapeArg) -> Var {
-        or_panic_var(self.try_reshape(shape))
-    }
-
     /// Dims reordered, as [`Tensor::permute`].
     ///
     /// # Errors
@@ -501,22 +519,13 @@ impl Var {
         })
     }
 
-    /// Dims reordered; see [`Var::try_permute`].
+    /// Two dims swapped (a view), as [`Tensor::transpose`].
     ///
-    /// # Panics
-    /// If `axes` is not a permutation of the dims.
-    #[track_caller]
-    pub fn permute(&self, axes: &[isize]) -> Var {
-        or_panic_var(self.try_permute(axes))
-    }
-
-    /// Two dims swapped (a view).
-    ///
-    /// # Panics
+    /// # Errors
     /// If an axis is out of range.
     #[track_caller]
-    pub fn transpose(&self, a: isize, b: isize) -> Var {
-        let r = self.view_var("transpose", |x| {
+    pub fn try_transpose(&self, a: isize, b: isize) -> Result<Var> {
+        self.view_var("transpose", |x| {
             let y = x.try_transpose(a, b)?;
             let mut inverse: Vec<isize> = (0..x.rank() as isize).collect();
             let (i, j) = (
@@ -525,8 +534,7 @@ impl Var {
             );
             inverse.swap(i, j);
             Ok((y, ViewNode::Permute { inverse }))
-        });
-        or_panic_var(r)
+        })
     }
 
     /// The last two dims swapped (unchanged below rank 2).
@@ -547,15 +555,6 @@ impl Var {
     pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<Var> {
         self.try_slice_axis(axis, start, start.saturating_add(len), 1)
             .map_err(|e| rename(e, "narrow"))
-    }
-
-    /// Elements `start..start + len` along `axis`; see [`Var::try_narrow`].
-    ///
-    /// # Panics
-    /// If the range does not fit.
-    #[track_caller]
-    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var {
-        or_panic_var(self.try_narrow(axis, start, len))
     }
 
     /// Elements `start, start + step, …` below `end` along `axis`, as [`Tensor::slice_axis`].
@@ -585,15 +584,6 @@ impl Var {
         })
     }
 
-    /// Elements `start, start + step, …` below `end` along `axis`; see [`Var::try_slice_axis`].
-    ///
-    /// # Panics
-    /// If the range does not fit or `step` is 0.
-    #[track_caller]
-    pub fn slice_axis(&self, axis: isize, start: usize, end: usize, step: usize) -> Var {
-        or_panic_var(self.try_slice_axis(axis, start, end, step))
-    }
-
     /// Expanded to `shape` with stride 0, as [`Tensor::broadcast_to`]; the gradient is summed
     /// over the expanded dims.
     ///
@@ -609,40 +599,31 @@ impl Var {
         })
     }
 
-    /// Expanded to `shape`; see [`Var::try_broadcast_to`].
+    /// Dimension `axis`, of size 1, removed, as [`Tensor::squeeze`].
     ///
-    /// # Panics
-    /// If the shape does not broadcast to `shape`.
-    #[track_caller]
-    pub fn broadcast_to(&self, shape: impl AsRef<[usize]>) -> Var {
-        or_panic_var(self.try_broadcast_to(shape))
-    }
-
-    /// Dimension `axis`, of size 1, removed.
-    ///
-    /// # Panics
+    /// # Errors
     /// If the axis is out of range or its size is not 1.
     #[track_caller]
-    pub fn squeeze(&self, axis: isize) -> Var {
-        or_panic_var(self.reshaping("squeeze", |x| x.try_squeeze(axis)))
+    pub fn try_squeeze(&self, axis: isize) -> Result<Var> {
+        self.reshaping("squeeze", |x| x.try_squeeze(axis))
     }
 
-    /// A size-1 dimension inserted at `axis`.
+    /// A size-1 dimension inserted at `axis`, as [`Tensor::unsqueeze`].
     ///
-    /// # Panics
+    /// # Errors
     /// If the axis is out of range.
     #[track_caller]
-    pub fn unsqueeze(&self, axis: isize) -> Var {
-        or_panic_var(self.reshaping("unsqueeze", |x| x.try_unsqueeze(axis)))
+    pub fn try_unsqueeze(&self, axis: isize) -> Result<Var> {
+        self.reshaping("unsqueeze", |x| x.try_unsqueeze(axis))
     }
 
-    /// Dims `start..=end` merged into one.
+    /// Dims `start..=end` merged into one, as [`Tensor::flatten`].
     ///
-    /// # Panics
+    /// # Errors
     /// If an axis is out of range or `start > end`.
     #[track_caller]
-    pub fn flatten(&self, start: isize, end: isize) -> Var {
-        or_panic_var(self.reshaping("flatten", |x| x.try_flatten(start, end)))
+    pub fn try_flatten(&self, start: isize, end: isize) -> Result<Var> {
+        self.reshaping("flatten", |x| x.try_flatten(start, end))
     }
 }
 
