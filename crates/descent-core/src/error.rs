@@ -101,7 +101,7 @@ pub enum Error {
     },
     /// A non-finite value found by anomaly mode; the report names the op, its tape position,
     /// its input shapes and the user's source line.
-    Anomaly(Box<crate::tape::Anomaly>),
+    Anomaly(Box<crate::anomaly::Anomaly>),
 }
 
 impl fmt::Display for Error {
