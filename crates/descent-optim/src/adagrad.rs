@@ -10,8 +10,8 @@
 //! ```
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Result, check};
-use descent_core::Element;
+use crate::hyper::check;
+use descent_core::{Element, Result};
 use descent_kernels::optim::{AdagradStep, adagrad};
 
 /// The settings of [`Adagrad`]; the defaults are PyTorch's (`lr` 1e-2, `eps` 1e-10).

@@ -17,8 +17,8 @@
 //! pass that reads `p, g, m, v` once and writes `p, m, v` once.
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Result, check};
-use descent_core::Element;
+use crate::hyper::check;
+use descent_core::{Element, Result};
 use descent_kernels::optim::{AdamStep, adam};
 
 /// The settings of [`Adam`] and [`AdamW`]; the defaults are PyTorch's `Adam` ones (`lr` 1e-3,

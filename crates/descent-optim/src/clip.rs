@@ -5,8 +5,8 @@
 //! [`Optimizer::step`](crate::Optimizer::step), and visit the parameters in their order, so the
 //! norm is summed in the same order every time (the same bits whatever the thread count).
 
-use crate::error::{Result, check};
-use descent_core::{DType, Gradients, Params};
+use crate::hyper::check;
+use descent_core::{DType, Gradients, Params, Result};
 use descent_kernels::optim::{clamp, scale, sum_squares};
 
 /// Scales the gradients of `params` so that their global L2 norm (the norm of all their elements

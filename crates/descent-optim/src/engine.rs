@@ -2,11 +2,11 @@
 //! finiteness checks before a step, and state export and import. An optimizer adds only its
 //! update rule ([`Rule`]).
 
-use crate::error::{Error, Result, check};
+use crate::hyper::check;
 use crate::optimizer::{
     OptimizerState, ParamGroup, ParamState, StepReport, check_lr, check_weight_decay,
 };
-use descent_core::{DType, Element, Gradients, Param, ParamId, Params, Tensor};
+use descent_core::{DType, Element, Error, Gradients, Param, ParamId, Params, Result, Tensor};
 use descent_kernels::optim::first_non_finite;
 use std::collections::HashMap;
 
@@ -372,7 +372,7 @@ macro_rules! optimizer_impl {
             pub fn with_group(
                 mut self,
                 group: $crate::optimizer::ParamGroup,
-            ) -> $crate::error::Result<$ty> {
+            ) -> $crate::Result<$ty> {
                 self.engine.add_group(group)?;
                 Ok(self)
             }
@@ -386,13 +386,13 @@ macro_rules! optimizer_impl {
                 &mut self,
                 params: &mut dyn descent_core::Params,
                 grads: &descent_core::Gradients,
-            ) -> $crate::error::Result<$crate::optimizer::StepReport> {
+            ) -> $crate::Result<$crate::optimizer::StepReport> {
                 self.engine.step(&self.$rule, params, grads)
             }
             fn lr(&self) -> f64 {
                 self.engine.lr()
             }
-            fn set_lr(&mut self, lr: f64) -> $crate::error::Result<()> {
+            fn set_lr(&mut self, lr: f64) -> $crate::Result<()> {
                 self.engine.set_lr(lr)
             }
             fn steps(&self) -> u64 {
@@ -408,7 +408,7 @@ macro_rules! optimizer_impl {
                 &mut self,
                 params: &dyn descent_core::Params,
                 state: &$crate::optimizer::OptimizerState,
-            ) -> $crate::error::Result<()> {
+            ) -> $crate::Result<()> {
                 self.engine.load_state(&self.$rule, params, state)
             }
         }

@@ -20,7 +20,8 @@
 //! # Ok::<(), descent_optim::Error>(())
 //! ```
 
-use crate::error::{Result, check};
+use crate::hyper::check;
+use descent_core::Result;
 use std::collections::VecDeque;
 use std::fmt;
 

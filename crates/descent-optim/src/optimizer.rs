@@ -1,8 +1,8 @@
 //! The [`Optimizer`] trait, parameter groups, what a step reports and the state an optimizer
 //! exports.
 
-use crate::error::{Result, check};
-use descent_core::{Gradients, Param, ParamId, Params, Tensor};
+use crate::hyper::check;
+use descent_core::{Gradients, Param, ParamId, Params, Result, Tensor};
 use std::fmt;
 
 /// Turns the gradients of one backward pass into an update of the parameters.

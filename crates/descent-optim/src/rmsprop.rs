@@ -13,8 +13,8 @@
 //! ```
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Result, check};
-use descent_core::Element;
+use crate::hyper::check;
+use descent_core::{Element, Result};
 use descent_kernels::optim::{RmspropStep, rmsprop};
 
 /// The settings of [`RmsProp`]; the defaults are PyTorch's (`lr` 1e-2, `alpha` 0.99, `eps` 1e-8).

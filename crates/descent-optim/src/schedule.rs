@@ -39,7 +39,8 @@
 //! and its allowed range, what PyTorch would accept but is never meant (a decay factor above 1,
 //! a milestone list out of order) or would fail on later (a division by zero).
 
-use crate::error::{Error, Result, check};
+use crate::hyper::check;
+use descent_core::{Error, Result};
 use std::f64::consts::PI;
 use std::fmt;
 

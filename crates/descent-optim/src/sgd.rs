@@ -16,8 +16,8 @@
 //! what differs is the batch the gradient was computed on, which the data loader decides.
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Error, Result, check};
-use descent_core::Element;
+use crate::hyper::check;
+use descent_core::{Element, Error, Result};
 use descent_kernels::optim::{SgdStep, sgd};
 
 /// The settings of [`Sgd`]; the defaults are PyTorch's (`lr` 1e-3, no momentum, no decay).
