@@ -10,7 +10,7 @@
 //! ```
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::hyper::check;
+use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{AdagradStep, adagrad};
 
@@ -88,11 +88,7 @@ impl Adagrad {
     /// If a value is out of its range; the message names it and the range.
     pub fn new(config: AdagradConfig) -> Result<Adagrad> {
         const OWNER: &str = "Adagrad";
-        let non_negative = |name, v| {
-            check(OWNER, name, v, ">= 0 and finite", |v| {
-                v >= 0.0 && v.is_finite()
-            })
-        };
+        let non_negative = |name, v| check(OWNER, name, v, Range::NonNegative);
         non_negative("lr_decay", config.lr_decay)?;
         non_negative(
             "initial_accumulator_value",

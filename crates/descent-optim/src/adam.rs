@@ -17,7 +17,7 @@
 //! pass that reads `p, g, m, v` once and writes `p, m, v` once.
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::hyper::check;
+use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{AdamStep, adam};
 
@@ -59,12 +59,10 @@ struct AdamRule {
 
 impl AdamRule {
     fn new(owner: &'static str, config: AdamConfig, decoupled: bool) -> Result<AdamRule> {
-        let beta = |name, v| check(owner, name, v, "in [0, 1)", |v| (0.0..1.0).contains(&v));
+        let beta = |name, v| check(owner, name, v, Range::FromZeroBelowOne);
         beta("betas.0", config.betas.0)?;
         beta("betas.1", config.betas.1)?;
-        check(owner, "eps", config.eps, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        check(owner, "eps", config.eps, Range::NonNegative)?;
         Ok(AdamRule { config, decoupled })
     }
 }

@@ -2,10 +2,8 @@
 //! finiteness checks before a step, and state export and import. An optimizer adds only its
 //! update rule ([`Rule`]).
 
-use crate::hyper::check;
-use crate::optimizer::{
-    OptimizerState, ParamGroup, ParamState, StepReport, check_lr, check_weight_decay,
-};
+use crate::hyper::{Range, check};
+use crate::optimizer::{OptimizerState, ParamGroup, ParamState, StepReport};
 use descent_core::{DType, Element, Error, Gradients, Param, ParamId, Params, Result, Tensor};
 use descent_kernels::optim::first_non_finite;
 use std::collections::HashMap;
@@ -61,9 +59,9 @@ impl Engine {
     pub fn new(owner: &'static str, lr: f64, weight_decay: f64) -> Result<Engine> {
         Ok(Engine {
             owner,
-            base_lr: check_lr(owner, lr)?,
+            base_lr: check(owner, "lr", lr, Range::Positive)?,
             lr,
-            weight_decay: check_weight_decay(owner, weight_decay)?,
+            weight_decay: check(owner, "weight_decay", weight_decay, Range::NonNegative)?,
             groups: Vec::new(),
             steps: 0,
             slots: HashMap::new(),
@@ -88,9 +86,7 @@ impl Engine {
 
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {
         // 0 is allowed here (a cosine schedule ends there), not when the optimizer is built.
-        self.lr = check(self.owner, "lr", lr, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        self.lr = check(self.owner, "lr", lr, Range::NonNegative)?;
         Ok(())
     }
 
@@ -258,9 +254,7 @@ impl Engine {
                 state.optimizer, self.owner
             ));
         }
-        let lr = check(self.owner, "lr", state.lr, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        let lr = check(self.owner, "lr", state.lr, Range::NonNegative)?;
         let mut list: Vec<Seen> = Vec::new();
         params.visit(&mut |p| {
             let group = self.group_of(p);

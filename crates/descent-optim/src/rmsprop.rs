@@ -13,7 +13,7 @@
 //! ```
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::hyper::check;
+use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{RmspropStep, rmsprop};
 
@@ -99,15 +99,9 @@ impl RmsProp {
     /// If a value is out of its range; the message names it and the range.
     pub fn new(config: RmsPropConfig) -> Result<RmsProp> {
         const OWNER: &str = "RmsProp";
-        check(OWNER, "alpha", config.alpha, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
-        check(OWNER, "eps", config.eps, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
-        check(OWNER, "momentum", config.momentum, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
+        check(OWNER, "alpha", config.alpha, Range::FromZeroBelowOne)?;
+        check(OWNER, "eps", config.eps, Range::NonNegative)?;
+        check(OWNER, "momentum", config.momentum, Range::FromZeroBelowOne)?;
         Ok(RmsProp {
             engine: Engine::new(OWNER, config.lr, config.weight_decay)?,
             config,

@@ -39,7 +39,7 @@
 //! and its allowed range, what PyTorch would accept but is never meant (a decay factor above 1,
 //! a milestone list out of order) or would fail on later (a division by zero).
 
-use crate::hyper::check;
+use crate::hyper::{Range, check, check_count};
 use descent_core::{Error, Result};
 use std::f64::consts::PI;
 use std::fmt;
@@ -68,30 +68,6 @@ impl Schedule for Box<dyn Schedule> {
     }
 }
 
-/// Checks a learning rate: `> 0` and finite.
-fn positive(owner: &'static str, name: &'static str, value: f64) -> Result<f64> {
-    check(owner, name, value, "> 0 and finite", |v| {
-        v > 0.0 && v.is_finite()
-    })
-}
-
-/// Checks a decay factor: in `(0, 1]`.
-fn decay(owner: &'static str, value: f64) -> Result<f64> {
-    check(owner, "gamma", value, "in (0, 1]", |v| v > 0.0 && v <= 1.0)
-}
-
-/// Checks a count of steps: at least 1.
-fn at_least_one(owner: &'static str, name: &'static str, value: u64) -> Result<u64> {
-    check(owner, name, value as f64, ">= 1", |v| v >= 1.0).map(|_| value)
-}
-
-/// Checks a division factor: `> 1` and finite.
-fn above_one(owner: &'static str, name: &'static str, value: f64) -> Result<f64> {
-    check(owner, name, value, "> 1 and finite", |v| {
-        v > 1.0 && v.is_finite()
-    })
-}
-
 /// The same learning rate at every step.
 ///
 /// ```
@@ -112,7 +88,7 @@ impl Constant {
     /// If `lr` is not `> 0` and finite.
     pub fn new(lr: f64) -> Result<Constant> {
         Ok(Constant {
-            lr: positive("Constant", "lr", lr)?,
+            lr: check("Constant", "lr", lr, Range::Positive)?,
         })
     }
 }
@@ -151,9 +127,9 @@ impl StepLr {
     /// If `lr` is not `> 0` and finite, `step_size` is 0, or `gamma` is not in `(0, 1]`.
     pub fn new(lr: f64, step_size: u64, gamma: f64) -> Result<StepLr> {
         Ok(StepLr {
-            lr: positive("StepLr", "lr", lr)?,
-            step_size: at_least_one("StepLr", "step_size", step_size)?,
-            gamma: decay("StepLr", gamma)?,
+            lr: check("StepLr", "lr", lr, Range::Positive)?,
+            step_size: check_count("StepLr", "step_size", step_size)?,
+            gamma: check("StepLr", "gamma", gamma, Range::AboveZeroToOne)?,
         })
     }
 }
@@ -194,10 +170,10 @@ impl MultiStepLr {
     /// If `lr` is not `> 0` and finite, `gamma` is not in `(0, 1]`, a milestone is 0, or the
     /// milestones are not strictly increasing.
     pub fn new(lr: f64, milestones: &[u64], gamma: f64) -> Result<MultiStepLr> {
-        let lr = positive("MultiStepLr", "lr", lr)?;
-        let gamma = decay("MultiStepLr", gamma)?;
+        let lr = check("MultiStepLr", "lr", lr, Range::Positive)?;
+        let gamma = check("MultiStepLr", "gamma", gamma, Range::AboveZeroToOne)?;
         if let Some(&first) = milestones.first() {
-            at_least_one("MultiStepLr", "milestones[0]", first)?;
+            check_count("MultiStepLr", "milestones[0]", first)?;
         }
         if let Some(i) = milestones.windows(2).position(|w| w[0] >= w[1]) {
             return Err(Error::InvalidConfig {
@@ -252,8 +228,8 @@ impl ExponentialLr {
     /// If `lr` is not `> 0` and finite or `gamma` is not in `(0, 1]`.
     pub fn new(lr: f64, gamma: f64) -> Result<ExponentialLr> {
         Ok(ExponentialLr {
-            lr: positive("ExponentialLr", "lr", lr)?,
-            gamma: decay("ExponentialLr", gamma)?,
+            lr: check("ExponentialLr", "lr", lr, Range::Positive)?,
+            gamma: check("ExponentialLr", "gamma", gamma, Range::AboveZeroToOne)?,
         })
     }
 }
@@ -312,14 +288,8 @@ impl CosineAnnealing {
     /// If `lr_max` is not `> 0` and finite, `lr_min` is not `>= 0` and finite, `lr_min` is not
     /// below `lr_max`, or `period` is 0.
     pub fn new(lr_max: f64, lr_min: f64, period: u64) -> Result<CosineAnnealing> {
-        let lr_max = positive("CosineAnnealing", "lr_max", lr_max)?;
-        let lr_min = check(
-            "CosineAnnealing",
-            "lr_min",
-            lr_min,
-            ">= 0 and finite",
-            |v| v >= 0.0 && v.is_finite(),
-        )?;
+        let lr_max = check("CosineAnnealing", "lr_max", lr_max, Range::Positive)?;
+        let lr_min = check("CosineAnnealing", "lr_min", lr_min, Range::NonNegative)?;
         if lr_min >= lr_max {
             return Err(Error::InvalidConfig {
                 owner: "CosineAnnealing",
@@ -329,7 +299,7 @@ impl CosineAnnealing {
         Ok(CosineAnnealing {
             lr_max,
             lr_min,
-            period: at_least_one("CosineAnnealing", "period", period)?,
+            period: check_count("CosineAnnealing", "period", period)?,
             t_mult: None,
         })
     }
@@ -340,7 +310,7 @@ impl CosineAnnealing {
     /// # Errors
     /// If `t_mult` is 0.
     pub fn with_restarts(mut self, t_mult: u64) -> Result<CosineAnnealing> {
-        self.t_mult = Some(at_least_one("CosineAnnealing", "t_mult", t_mult)?);
+        self.t_mult = Some(check_count("CosineAnnealing", "t_mult", t_mult)?);
         Ok(self)
     }
 
@@ -423,10 +393,13 @@ impl Warmup {
         start_factor: f64,
         inner: impl Schedule + 'static,
     ) -> Result<Warmup> {
-        let warmup_steps = at_least_one("Warmup", "warmup_steps", warmup_steps)?;
-        let start_factor = check("Warmup", "start_factor", start_factor, "in (0, 1]", |v| {
-            v > 0.0 && v <= 1.0
-        })?;
+        let warmup_steps = check_count("Warmup", "warmup_steps", warmup_steps)?;
+        let start_factor = check(
+            "Warmup",
+            "start_factor",
+            start_factor,
+            Range::AboveZeroToOne,
+        )?;
         if let Some(len) = inner.len()
             && warmup_steps >= len
         {
@@ -512,8 +485,8 @@ impl OneCycle {
     /// If `max_lr` is not `> 0` and finite or `total_steps` is 0.
     pub fn new(max_lr: f64, total_steps: u64) -> Result<OneCycle> {
         OneCycle {
-            max_lr: positive("OneCycle", "max_lr", max_lr)?,
-            total_steps: at_least_one("OneCycle", "total_steps", total_steps)?,
+            max_lr: check("OneCycle", "max_lr", max_lr, Range::Positive)?,
+            total_steps: check_count("OneCycle", "total_steps", total_steps)?,
             pct_start: 0.3,
             div_factor: 25.0,
             final_div_factor: 1e4,
@@ -528,9 +501,7 @@ impl OneCycle {
     /// If `pct_start` is not in `(0, 1)`, or if it makes a phase zero steps long: phase 1 is
     /// when `pct_start·total_steps = 1` (PyTorch divides by zero there).
     pub fn pct_start(mut self, pct_start: f64) -> Result<OneCycle> {
-        self.pct_start = check("OneCycle", "pct_start", pct_start, "in (0, 1)", |v| {
-            v > 0.0 && v < 1.0
-        })?;
+        self.pct_start = check("OneCycle", "pct_start", pct_start, Range::AboveZeroBelowOne)?;
         self.check_phases()
     }
 
@@ -539,7 +510,7 @@ impl OneCycle {
     /// # Errors
     /// If `div_factor` is not `> 1` and finite.
     pub fn div_factor(mut self, div_factor: f64) -> Result<OneCycle> {
-        self.div_factor = above_one("OneCycle", "div_factor", div_factor)?;
+        self.div_factor = check("OneCycle", "div_factor", div_factor, Range::AboveOne)?;
         Ok(self)
     }
 
@@ -548,7 +519,12 @@ impl OneCycle {
     /// # Errors
     /// If `final_div_factor` is not `> 1` and finite.
     pub fn final_div_factor(mut self, final_div_factor: f64) -> Result<OneCycle> {
-        self.final_div_factor = above_one("OneCycle", "final_div_factor", final_div_factor)?;
+        self.final_div_factor = check(
+            "OneCycle",
+            "final_div_factor",
+            final_div_factor,
+            Range::AboveOne,
+        )?;
         Ok(self)
     }
 
@@ -678,7 +654,7 @@ impl ReduceOnPlateau {
     /// If `lr` is not `> 0` and finite.
     pub fn new(lr: f64) -> Result<ReduceOnPlateau> {
         Ok(ReduceOnPlateau {
-            lr: positive("ReduceOnPlateau", "lr", lr)?,
+            lr: check("ReduceOnPlateau", "lr", lr, Range::Positive)?,
             mode: Mode::Min,
             factor: 0.1,
             patience: 10,
@@ -709,9 +685,12 @@ impl ReduceOnPlateau {
     /// # Errors
     /// If `factor` is not in `(0, 1)`.
     pub fn factor(mut self, factor: f64) -> Result<ReduceOnPlateau> {
-        self.factor = check("ReduceOnPlateau", "factor", factor, "in (0, 1)", |v| {
-            v > 0.0 && v < 1.0
-        })?;
+        self.factor = check(
+            "ReduceOnPlateau",
+            "factor",
+            factor,
+            Range::AboveZeroBelowOne,
+        )?;
         Ok(self)
     }
 
@@ -731,8 +710,7 @@ impl ReduceOnPlateau {
             "ReduceOnPlateau",
             "threshold",
             threshold,
-            ">= 0 and finite",
-            |v| v >= 0.0 && v.is_finite(),
+            Range::NonNegative,
         )?;
         self.check_threshold()
     }
@@ -757,13 +735,7 @@ impl ReduceOnPlateau {
     /// # Errors
     /// If `min_lr` is not `>= 0` and finite, or is not below the current rate.
     pub fn min_lr(mut self, min_lr: f64) -> Result<ReduceOnPlateau> {
-        self.min_lr = check(
-            "ReduceOnPlateau",
-            "min_lr",
-            min_lr,
-            ">= 0 and finite",
-            |v| v >= 0.0 && v.is_finite(),
-        )?;
+        self.min_lr = check("ReduceOnPlateau", "min_lr", min_lr, Range::NonNegative)?;
         if self.min_lr >= self.lr {
             return Err(Error::InvalidConfig {
                 owner: "ReduceOnPlateau",
@@ -778,21 +750,19 @@ impl ReduceOnPlateau {
     /// # Errors
     /// If `eps` is not `>= 0` and finite.
     pub fn eps(mut self, eps: f64) -> Result<ReduceOnPlateau> {
-        self.eps = check("ReduceOnPlateau", "eps", eps, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        self.eps = check("ReduceOnPlateau", "eps", eps, Range::NonNegative)?;
         Ok(self)
     }
 
     /// A relative threshold of 1 or more makes the first comparison `metric < ∞·0 = NaN`.
     fn check_threshold(self) -> Result<ReduceOnPlateau> {
-        if self.threshold_mode == ThresholdMode::Rel && self.threshold >= 1.0 {
-            return Err(Error::InvalidHyperparameter {
-                owner: "ReduceOnPlateau",
-                name: "threshold",
-                value: self.threshold,
-                allowed: "in [0, 1) in relative mode (>= 0 and finite in absolute mode)",
-            });
+        if self.threshold_mode == ThresholdMode::Rel {
+            check(
+                "ReduceOnPlateau",
+                "threshold",
+                self.threshold,
+                Range::RelativeThreshold,
+            )?;
         }
         Ok(self)
     }
@@ -867,7 +837,7 @@ impl ReduceOnPlateau {
     /// # Errors
     /// If the state's `lr` is not `> 0` and finite, or below `min_lr`; nothing changes then.
     pub fn load_state(&mut self, state: &PlateauState) -> Result<()> {
-        let lr = positive("ReduceOnPlateau", "lr", state.lr)?;
+        let lr = check("ReduceOnPlateau", "lr", state.lr, Range::Positive)?;
         if lr < self.min_lr {
             return Err(Error::InvalidConfig {
                 owner: "ReduceOnPlateau",

@@ -16,7 +16,7 @@
 //! what differs is the batch the gradient was computed on, which the data loader decides.
 
 use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::hyper::check;
+use crate::hyper::{Range, check};
 use descent_core::{Element, Error, Result};
 use descent_kernels::optim::{SgdStep, sgd};
 
@@ -92,12 +92,8 @@ impl Sgd {
     /// momentum or with dampening.
     pub fn with_config(config: SgdConfig) -> Result<Sgd> {
         const OWNER: &str = "Sgd";
-        check(OWNER, "momentum", config.momentum, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
-        check(OWNER, "dampening", config.dampening, "in [0, 1]", |v| {
-            (0.0..=1.0).contains(&v)
-        })?;
+        check(OWNER, "momentum", config.momentum, Range::FromZeroBelowOne)?;
+        check(OWNER, "dampening", config.dampening, Range::FromZeroToOne)?;
         if config.nesterov && (config.momentum == 0.0 || config.dampening != 0.0) {
             return Err(Error::InvalidConfig {
                 owner: OWNER,
