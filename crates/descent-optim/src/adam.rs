@@ -16,7 +16,7 @@
 //! `m̂ = m/(1 − β1^t)`, `v̂' = v̂/(1 − β2^t)`, evaluated in PyTorch's order. The update is one fused
 //! pass that reads `p, g, m, v` once and writes `p, m, v` once.
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
 use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{AdamStep, adam};
@@ -76,7 +76,7 @@ impl Rule for AdamRule {
         }
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let (b1, b2) = self.config.betas;
         let t = i32::try_from(ctx.step).unwrap_or(i32::MAX);
         let h = AdamStep {
@@ -96,7 +96,12 @@ impl Rule for AdamRule {
                 0.0
             },
         };
-        let [Some(m), Some(v), v_max] = bufs else {
+        let Buffers {
+            first: Some(m),
+            second: Some(v),
+            third: v_max,
+        } = bufs
+        else {
             unreachable!("Adam keeps both moments")
         };
         adam(&h, p, g, m, v, v_max);

@@ -29,9 +29,21 @@ pub(crate) trait Rule {
         0.0
     }
 
-    /// Updates `p` in place given its gradient and its buffers (in [`Rule::buffer_names`] order,
-    /// `None` past the last).
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]);
+    /// Updates `p` in place given its gradient `g` and its state buffers.
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>);
+}
+
+/// The state buffers of one parameter for one update, each of the parameter's length, in
+/// [`Rule::buffer_names`] order: `None` past the last name. No rule keeps more than three.
+pub(crate) struct Buffers<'a, T> {
+    /// The buffer of the first name: SGD's `momentum_buffer`, Adam's `exp_avg`, RMSprop's
+    /// `square_avg`, Adagrad's `sum`.
+    pub first: Option<&'a mut [T]>,
+    /// The second: Adam's `exp_avg_sq`; RMSprop's `grad_avg` if centered, else its
+    /// `momentum_buffer`.
+    pub second: Option<&'a mut [T]>,
+    /// The third: Adam's `max_exp_avg_sq` (AMSGrad); RMSprop's `momentum_buffer` when centered.
+    pub third: Option<&'a mut [T]>,
 }
 
 /// The state of one parameter.
@@ -257,14 +269,25 @@ impl Engine {
         let lr = check(self.owner, "lr", state.lr, Range::NonNegative)?;
         let mut list: Vec<Seen> = Vec::new();
         params.visit(&mut |p| {
-            let group = self.group_of(p);
-            let (id, name, shape) = (p.id(), p.name().to_string(), p.shape().to_vec());
-            list.push((id, name, shape, p.value().dtype(), group));
+            list.push(Seen {
+                id: p.id(),
+                name: p.name().to_string(),
+                shape: p.shape().to_vec(),
+                dtype: p.value().dtype(),
+                group: self.group_of(p),
+            });
         });
         let names = rule.buffer_names();
         let mut slots = HashMap::new();
         for ps in &state.params {
-            let Some((id, name, shape, dtype, group)) = list.get(ps.index) else {
+            let Some(Seen {
+                id,
+                name,
+                shape,
+                dtype,
+                group,
+            }) = list.get(ps.index)
+            else {
                 return bad(format!(
                     "it has parameter #{} but the model has {} parameters",
                     ps.index,
@@ -312,8 +335,19 @@ impl Engine {
     }
 }
 
-/// A parameter as `load_state` checks it: id, name, shape, element type, group.
-type Seen = (ParamId, String, Vec<usize>, DType, Option<usize>);
+/// A parameter of the model, as `load_state` checks a state against it.
+struct Seen {
+    /// Its id in this process, under which its loaded state is kept.
+    id: ParamId,
+    /// Its name, checked against the state's when both are non-empty.
+    name: String,
+    /// Its shape, which each of its buffers must have.
+    shape: Vec<usize>,
+    /// Its element type, which each of its buffers must have.
+    dtype: DType,
+    /// Its parameter group (`None`: the default group).
+    group: Option<usize>,
+}
 
 /// `"parameter `name`"`, or `"parameter #i"` when it has no name.
 fn describe(p: &Param, index: usize) -> String {
@@ -350,7 +384,11 @@ fn update<T: Element, R: Rule>(
         b.slice_mut::<T>()
             .expect("state buffers are made (or loaded) with the parameter's dtype")
     });
-    let bufs = [it.next(), it.next(), it.next()];
+    let bufs = Buffers {
+        first: it.next(),
+        second: it.next(),
+        third: it.next(),
+    };
     with_slice::<T, _>(g, |g| rule.update(ctx, p, g, bufs));
 }
 

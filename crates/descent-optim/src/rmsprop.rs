@@ -12,7 +12,7 @@
 //! p ← p − η·g/a                                  (otherwise)
 //! ```
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
 use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{RmspropStep, rmsprop};
@@ -57,7 +57,7 @@ impl Rule for RmsPropConfig {
         }
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let h = RmspropStep {
             lr: ctx.lr,
             alpha: self.alpha,
@@ -65,10 +65,19 @@ impl Rule for RmsPropConfig {
             weight_decay: ctx.weight_decay,
             momentum: self.momentum,
         };
-        let [Some(s), b1, b2] = bufs else {
+        let Buffers {
+            first: Some(s),
+            second,
+            third,
+        } = bufs
+        else {
             unreachable!("RMSprop keeps its mean square")
         };
-        let (g_avg, buf) = if self.centered { (b1, b2) } else { (None, b1) };
+        let (g_avg, buf) = if self.centered {
+            (second, third)
+        } else {
+            (None, second)
+        };
         rmsprop(&h, p, g, s, g_avg, buf);
     }
 }

@@ -15,7 +15,7 @@
 //! Full-batch gradient descent, SGD on single examples and mini-batch SGD are the same update:
 //! what differs is the batch the gradient was computed on, which the data loader decides.
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
 use crate::hyper::{Range, check};
 use descent_core::{Element, Error, Result};
 use descent_kernels::optim::{SgdStep, sgd};
@@ -125,8 +125,7 @@ impl Rule for SgdConfig {
         }
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
-        let [b, _, _] = bufs;
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let h = SgdStep {
             lr: ctx.lr,
             weight_decay: ctx.weight_decay,
@@ -135,7 +134,7 @@ impl Rule for SgdConfig {
             nesterov: self.nesterov,
             first: ctx.step == 1,
         };
-        sgd(&h, p, g, b);
+        sgd(&h, p, g, bufs.first);
     }
 }
 
