@@ -18,7 +18,6 @@
 //!
 //! Run with `cargo run --release --example linear_regression` (`--help` for the options).
 
-use descent::optim::Error as OptimError;
 use descent::optim::monitor::{LossMonitor, Progress};
 use descent::prelude::*;
 use plotters::prelude::*;
@@ -143,7 +142,7 @@ struct Run {
     /// The full-data mean squared error before training and after each epoch.
     curve: Vec<f64>,
     /// The epoch (1-based) in which a step was refused, and why.
-    diverged: Option<(usize, OptimError)>,
+    diverged: Option<(usize, Error)>,
     /// The first epoch after which the loss stopped falling while still far above the
     /// least-squares loss (a learning rate too small), and what the monitor said.
     stalled: Option<(usize, Progress)>,

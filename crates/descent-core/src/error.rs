@@ -1,4 +1,9 @@
-//! The typed error every fallible op returns; its `Display` is the message a user sees.
+//! The one error type of descent: what an op, a tape, an optimizer or a schedule can refuse.
+//!
+//! Every crate of the workspace returns this [`Error`] (`descent_optim::Error` is the same type),
+//! so a user's `?` works across them. Its `Display` is the message a user sees, and so is its
+//! `Debug`: `unwrap()`, `expect()` and a `main` returning `Result` print the message, not the
+//! variant's fields.
 
 use std::fmt;
 
@@ -24,8 +29,9 @@ impl From<&[usize]> for ShapeDisplay {
     }
 }
 
-/// Everything an op can refuse, each naming the op and the values involved.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything descent can refuse, each naming the op (or optimizer, or schedule) and the values
+/// involved.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// Two shapes that the op cannot combine.
@@ -101,7 +107,58 @@ pub enum Error {
     },
     /// A non-finite value found by anomaly mode; the report names the op, its tape position,
     /// its input shapes and the user's source line.
-    Anomaly(Box<crate::tape::Anomaly>),
+    Anomaly(Box<crate::anomaly::Anomaly>),
+    /// A hyperparameter outside its allowed range, refused when the optimizer or schedule is
+    /// built (or when it is set).
+    InvalidHyperparameter {
+        /// Who refused it, as `"Adam"` or `"CosineAnnealing"`.
+        owner: &'static str,
+        /// The hyperparameter, as `"lr"` or `"betas.0"`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The allowed range, in words, as `"> 0 and finite"`.
+        allowed: &'static str,
+    },
+    /// Hyperparameters that contradict each other (as Nesterov without momentum).
+    InvalidConfig {
+        /// Who refused it.
+        owner: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The loss or a gradient was NaN or infinite: the optimizer step was not taken and no
+    /// parameter changed.
+    NonFinite {
+        /// `"loss"`, or the name (or position) of the parameter whose gradient is not finite.
+        what: String,
+        /// `"NaN"` or `"inf"`.
+        value: &'static str,
+        /// The step that was refused (1 for the first step).
+        step: u64,
+        /// The learning rate of that step.
+        lr: f64,
+    },
+    /// A gradient whose shape or element type does not match its parameter's.
+    GradientMismatch {
+        /// The parameter's name (or position).
+        param: String,
+        /// What differs.
+        detail: String,
+    },
+    /// Optimizer state that does not fit the optimizer or the parameters it is loaded into.
+    State {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A checkpoint file that cannot be written or read, or does not fit what it is loaded into;
+    /// nothing was changed.
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -155,7 +212,48 @@ impl fmt::Display for Error {
                  pass on one tape"
             ),
             Error::Anomaly(a) => write!(f, "{a}"),
+            Error::InvalidHyperparameter {
+                owner,
+                name,
+                value,
+                allowed,
+            } => write!(
+                f,
+                "{owner}: {name} = {value} is not allowed; it must be {allowed}"
+            ),
+            Error::InvalidConfig { owner, detail } => write!(f, "{owner}: {detail}"),
+            Error::NonFinite {
+                what,
+                value,
+                step,
+                lr,
+            } => {
+                if what == "loss" {
+                    write!(f, "the loss is {value} at step {step}")?;
+                } else {
+                    write!(f, "the gradient of {what} contains {value} at step {step}")?;
+                }
+                write!(
+                    f,
+                    "; the step was not taken. Training diverged: try a lower learning rate \
+                     than {lr}, or clip gradients"
+                )
+            }
+            Error::GradientMismatch { param, detail } => {
+                write!(f, "the gradient of {param} does not fit it: {detail}")
+            }
+            Error::State { detail } => write!(f, "optimizer state: {detail}"),
+            Error::File { path, detail } => write!(f, "{}: {detail}", path.display()),
         }
+    }
+}
+
+/// The message, as [`Display`](fmt::Display) writes it (as `anyhow` does): what `unwrap()`,
+/// `expect()` and a `main` returning `Result` print is the message, not the variant's fields.
+/// Match on the variant to read the fields.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -13,6 +13,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod anomaly;
 mod backward;
 pub mod creation;
 pub mod dtype;
@@ -29,6 +30,7 @@ pub mod tape;
 pub mod tensor;
 pub mod var;
 
+pub use anomaly::{Anomaly, Phase};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use gradcheck::{GradcheckConfig, GradcheckFailure, GradcheckReport, gradcheck};
@@ -42,6 +44,6 @@ pub use param::{Param, ParamId, Params};
 pub use shape::{Layout, Shape};
 #[doc(hidden)]
 pub use storage::Storage;
-pub use tape::{Anomaly, OpProfile, Phase, Tape, TapeRef};
+pub use tape::{OpProfile, Tape, TapeRef};
 pub use tensor::Tensor;
 pub use var::Var;

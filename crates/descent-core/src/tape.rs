@@ -19,6 +19,7 @@
 //! assert_eq!(grads.get(&w).unwrap().to_vec_f64(), vec![3.0, 4.0]); // d loss / d w = x
 //! ```
 
+pub use crate::anomaly::{Anomaly, Phase};
 use crate::error::{Error, Result};
 use crate::ops::Op;
 use crate::param::{Param, ParamId};
@@ -27,7 +28,6 @@ use crate::tensor::Tensor;
 use crate::var::Var;
 use smallvec::SmallVec;
 use std::cell::RefCell;
-use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -429,49 +429,9 @@ crate::panicking::panicking! { TapeRef:
     var = try_var(value: impl Into<Tensor>) -> Var;
 }
 
-impl fmt::Debug for TapeRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Debug for TapeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TapeRef(#{}, usable: {})", self.id, self.is_usable())
-    }
-}
-
-/// Where a non-finite value appeared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// In an op's forward result.
-    Forward,
-    /// In the gradient an op's backward rule produced for one of its inputs.
-    Backward,
-}
-
-/// The first non-finite value found in anomaly mode.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Anomaly {
-    /// Forward or backward.
-    pub phase: Phase,
-    /// The op, as `log`.
-    pub op: &'static str,
-    /// Its position on the tape.
-    pub position: usize,
-    /// The shapes of its inputs.
-    pub input_shapes: Vec<Vec<usize>>,
-    /// `file:line:column` of the user's call that recorded the op.
-    pub location: String,
-    /// `NaN` or `inf`.
-    pub what: &'static str,
-}
-
-impl fmt::Display for Anomaly {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phase = match self.phase {
-            Phase::Forward => "forward result",
-            Phase::Backward => "backward gradient",
-        };
-        write!(
-            f,
-            "anomaly: {} in the {phase} of `{}` (tape position {}, inputs {:?}) recorded at {}",
-            self.what, self.op, self.position, self.input_shapes, self.location
-        )
     }
 }
 

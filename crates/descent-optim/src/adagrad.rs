@@ -9,9 +9,9 @@
 //! p ← p − η/(1 + (t − 1)·δ) · g / (√s + ε)
 //! ```
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Result, check};
-use descent_core::Element;
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
+use crate::hyper::{Range, check};
+use descent_core::{Element, Result};
 use descent_kernels::optim::{AdagradStep, adagrad};
 
 /// The settings of [`Adagrad`]; the defaults are PyTorch's (`lr` 1e-2, `eps` 1e-10).
@@ -50,13 +50,13 @@ impl Rule for AdagradConfig {
         self.initial_accumulator_value
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let h = AdagradStep {
             clr: ctx.lr / (1.0 + (ctx.step - 1) as f64 * self.lr_decay),
             eps: self.eps,
             weight_decay: ctx.weight_decay,
         };
-        let [Some(s), _, _] = bufs else {
+        let Some(s) = bufs.first else {
             unreachable!("Adagrad keeps its sum of squares")
         };
         adagrad(&h, p, g, s);
@@ -88,11 +88,7 @@ impl Adagrad {
     /// If a value is out of its range; the message names it and the range.
     pub fn new(config: AdagradConfig) -> Result<Adagrad> {
         const OWNER: &str = "Adagrad";
-        let non_negative = |name, v| {
-            check(OWNER, name, v, ">= 0 and finite", |v| {
-                v >= 0.0 && v.is_finite()
-            })
-        };
+        let non_negative = |name, v| check(OWNER, name, v, Range::NonNegative);
         non_negative("lr_decay", config.lr_decay)?;
         non_negative(
             "initial_accumulator_value",

@@ -16,9 +16,9 @@
 //! `m̂ = m/(1 − β1^t)`, `v̂' = v̂/(1 − β2^t)`, evaluated in PyTorch's order. The update is one fused
 //! pass that reads `p, g, m, v` once and writes `p, m, v` once.
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Result, check};
-use descent_core::Element;
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
+use crate::hyper::{Range, check};
+use descent_core::{Element, Result};
 use descent_kernels::optim::{AdamStep, adam};
 
 /// The settings of [`Adam`] and [`AdamW`]; the defaults are PyTorch's `Adam` ones (`lr` 1e-3,
@@ -59,12 +59,10 @@ struct AdamRule {
 
 impl AdamRule {
     fn new(owner: &'static str, config: AdamConfig, decoupled: bool) -> Result<AdamRule> {
-        let beta = |name, v| check(owner, name, v, "in [0, 1)", |v| (0.0..1.0).contains(&v));
+        let beta = |name, v| check(owner, name, v, Range::FromZeroBelowOne);
         beta("betas.0", config.betas.0)?;
         beta("betas.1", config.betas.1)?;
-        check(owner, "eps", config.eps, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        check(owner, "eps", config.eps, Range::NonNegative)?;
         Ok(AdamRule { config, decoupled })
     }
 }
@@ -78,7 +76,7 @@ impl Rule for AdamRule {
         }
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let (b1, b2) = self.config.betas;
         let t = i32::try_from(ctx.step).unwrap_or(i32::MAX);
         let h = AdamStep {
@@ -98,7 +96,12 @@ impl Rule for AdamRule {
                 0.0
             },
         };
-        let [Some(m), Some(v), v_max] = bufs else {
+        let Buffers {
+            first: Some(m),
+            second: Some(v),
+            third: v_max,
+        } = bufs
+        else {
             unreachable!("Adam keeps both moments")
         };
         adam(&h, p, g, m, v, v_max);

@@ -28,9 +28,8 @@
 //! # std::fs::remove_file(&path).unwrap();
 //! ```
 
-use crate::error::{Error, Result};
 use crate::optimizer::{Optimizer, OptimizerState, ParamState};
-use descent_core::{DType, Params, Tensor};
+use descent_core::{DType, Error, Params, Result, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -5,8 +5,8 @@
 //! [`Optimizer::step`](crate::Optimizer::step), and visit the parameters in their order, so the
 //! norm is summed in the same order every time (the same bits whatever the thread count).
 
-use crate::error::{Result, check};
-use descent_core::{DType, Gradients, Params};
+use crate::hyper::{Range, check};
+use descent_core::{DType, Gradients, Params, Result};
 use descent_kernels::optim::{clamp, scale, sum_squares};
 
 /// Scales the gradients of `params` so that their global L2 norm (the norm of all their elements
@@ -32,13 +32,7 @@ use descent_kernels::optim::{clamp, scale, sum_squares};
 /// # Errors
 /// If `max_norm` is not positive and finite.
 pub fn clip_grad_norm(params: &dyn Params, grads: &mut Gradients, max_norm: f64) -> Result<f64> {
-    check(
-        "clip_grad_norm",
-        "max_norm",
-        max_norm,
-        "> 0 and finite",
-        |v| v > 0.0 && v.is_finite(),
-    )?;
+    check("clip_grad_norm", "max_norm", max_norm, Range::Positive)?;
     let mut total = 0.0;
     params.visit(&mut |p| {
         if let Some(g) = grads.get(p) {
@@ -80,9 +74,7 @@ pub fn clip_grad_norm(params: &dyn Params, grads: &mut Gradients, max_norm: f64)
 /// # Errors
 /// If `limit` is not positive and finite.
 pub fn clip_grad_value(params: &dyn Params, grads: &mut Gradients, limit: f64) -> Result<f64> {
-    check("clip_grad_value", "limit", limit, "> 0 and finite", |v| {
-        v > 0.0 && v.is_finite()
-    })?;
+    check("clip_grad_value", "limit", limit, Range::Positive)?;
     let mut largest = 0.0f64;
     for_each_grad(params, grads, &mut |g| match g {
         Slice::F32(g) => {

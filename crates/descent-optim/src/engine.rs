@@ -2,11 +2,9 @@
 //! finiteness checks before a step, and state export and import. An optimizer adds only its
 //! update rule ([`Rule`]).
 
-use crate::error::{Error, Result, check};
-use crate::optimizer::{
-    OptimizerState, ParamGroup, ParamState, StepReport, check_lr, check_weight_decay,
-};
-use descent_core::{DType, Element, Gradients, Param, ParamId, Params, Tensor};
+use crate::hyper::{Range, check};
+use crate::optimizer::{OptimizerState, ParamGroup, ParamState, StepReport};
+use descent_core::{DType, Element, Error, Gradients, Param, ParamId, Params, Result, Tensor};
 use descent_kernels::optim::first_non_finite;
 use std::collections::HashMap;
 
@@ -31,9 +29,21 @@ pub(crate) trait Rule {
         0.0
     }
 
-    /// Updates `p` in place given its gradient and its buffers (in [`Rule::buffer_names`] order,
-    /// `None` past the last).
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]);
+    /// Updates `p` in place given its gradient `g` and its state buffers.
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>);
+}
+
+/// The state buffers of one parameter for one update, each of the parameter's length, in
+/// [`Rule::buffer_names`] order: `None` past the last name. No rule keeps more than three.
+pub(crate) struct Buffers<'a, T> {
+    /// The buffer of the first name: SGD's `momentum_buffer`, Adam's `exp_avg`, RMSprop's
+    /// `square_avg`, Adagrad's `sum`.
+    pub first: Option<&'a mut [T]>,
+    /// The second: Adam's `exp_avg_sq`; RMSprop's `grad_avg` if centered, else its
+    /// `momentum_buffer`.
+    pub second: Option<&'a mut [T]>,
+    /// The third: Adam's `max_exp_avg_sq` (AMSGrad); RMSprop's `momentum_buffer` when centered.
+    pub third: Option<&'a mut [T]>,
 }
 
 /// The state of one parameter.
@@ -61,9 +71,9 @@ impl Engine {
     pub fn new(owner: &'static str, lr: f64, weight_decay: f64) -> Result<Engine> {
         Ok(Engine {
             owner,
-            base_lr: check_lr(owner, lr)?,
+            base_lr: check(owner, "lr", lr, Range::Positive)?,
             lr,
-            weight_decay: check_weight_decay(owner, weight_decay)?,
+            weight_decay: check(owner, "weight_decay", weight_decay, Range::NonNegative)?,
             groups: Vec::new(),
             steps: 0,
             slots: HashMap::new(),
@@ -88,9 +98,7 @@ impl Engine {
 
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {
         // 0 is allowed here (a cosine schedule ends there), not when the optimizer is built.
-        self.lr = check(self.owner, "lr", lr, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        self.lr = check(self.owner, "lr", lr, Range::NonNegative)?;
         Ok(())
     }
 
@@ -258,19 +266,28 @@ impl Engine {
                 state.optimizer, self.owner
             ));
         }
-        let lr = check(self.owner, "lr", state.lr, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
+        let lr = check(self.owner, "lr", state.lr, Range::NonNegative)?;
         let mut list: Vec<Seen> = Vec::new();
         params.visit(&mut |p| {
-            let group = self.group_of(p);
-            let (id, name, shape) = (p.id(), p.name().to_string(), p.shape().to_vec());
-            list.push((id, name, shape, p.value().dtype(), group));
+            list.push(Seen {
+                id: p.id(),
+                name: p.name().to_string(),
+                shape: p.shape().to_vec(),
+                dtype: p.value().dtype(),
+                group: self.group_of(p),
+            });
         });
         let names = rule.buffer_names();
         let mut slots = HashMap::new();
         for ps in &state.params {
-            let Some((id, name, shape, dtype, group)) = list.get(ps.index) else {
+            let Some(Seen {
+                id,
+                name,
+                shape,
+                dtype,
+                group,
+            }) = list.get(ps.index)
+            else {
                 return bad(format!(
                     "it has parameter #{} but the model has {} parameters",
                     ps.index,
@@ -318,8 +335,19 @@ impl Engine {
     }
 }
 
-/// A parameter as `load_state` checks it: id, name, shape, element type, group.
-type Seen = (ParamId, String, Vec<usize>, DType, Option<usize>);
+/// A parameter of the model, as `load_state` checks a state against it.
+struct Seen {
+    /// Its id in this process, under which its loaded state is kept.
+    id: ParamId,
+    /// Its name, checked against the state's when both are non-empty.
+    name: String,
+    /// Its shape, which each of its buffers must have.
+    shape: Vec<usize>,
+    /// Its element type, which each of its buffers must have.
+    dtype: DType,
+    /// Its parameter group (`None`: the default group).
+    group: Option<usize>,
+}
 
 /// `"parameter `name`"`, or `"parameter #i"` when it has no name.
 fn describe(p: &Param, index: usize) -> String {
@@ -356,7 +384,11 @@ fn update<T: Element, R: Rule>(
         b.slice_mut::<T>()
             .expect("state buffers are made (or loaded) with the parameter's dtype")
     });
-    let bufs = [it.next(), it.next(), it.next()];
+    let bufs = Buffers {
+        first: it.next(),
+        second: it.next(),
+        third: it.next(),
+    };
     with_slice::<T, _>(g, |g| rule.update(ctx, p, g, bufs));
 }
 
@@ -372,7 +404,7 @@ macro_rules! optimizer_impl {
             pub fn with_group(
                 mut self,
                 group: $crate::optimizer::ParamGroup,
-            ) -> $crate::error::Result<$ty> {
+            ) -> $crate::Result<$ty> {
                 self.engine.add_group(group)?;
                 Ok(self)
             }
@@ -386,13 +418,13 @@ macro_rules! optimizer_impl {
                 &mut self,
                 params: &mut dyn descent_core::Params,
                 grads: &descent_core::Gradients,
-            ) -> $crate::error::Result<$crate::optimizer::StepReport> {
+            ) -> $crate::Result<$crate::optimizer::StepReport> {
                 self.engine.step(&self.$rule, params, grads)
             }
             fn lr(&self) -> f64 {
                 self.engine.lr()
             }
-            fn set_lr(&mut self, lr: f64) -> $crate::error::Result<()> {
+            fn set_lr(&mut self, lr: f64) -> $crate::Result<()> {
                 self.engine.set_lr(lr)
             }
             fn steps(&self) -> u64 {
@@ -408,7 +440,7 @@ macro_rules! optimizer_impl {
                 &mut self,
                 params: &dyn descent_core::Params,
                 state: &$crate::optimizer::OptimizerState,
-            ) -> $crate::error::Result<()> {
+            ) -> $crate::Result<()> {
                 self.engine.load_state(&self.$rule, params, state)
             }
         }

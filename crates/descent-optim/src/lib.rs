@@ -41,7 +41,7 @@ pub mod adam;
 pub mod checkpoint;
 pub mod clip;
 mod engine;
-pub mod error;
+mod hyper;
 pub mod monitor;
 pub mod optimizer;
 pub mod rmsprop;
@@ -51,7 +51,10 @@ pub mod sgd;
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW};
 pub use clip::{clip_grad_norm, clip_grad_value};
-pub use error::{Error, Result};
+/// descent's one error type: `descent_optim::Error` is [`descent_core::Error`], so a `?` works
+/// on core ops and optimizer calls alike.
+pub use descent_core::error;
+pub use descent_core::{Error, Result};
 pub use optimizer::{Optimizer, OptimizerState, ParamGroup, ParamState, StepReport};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use sgd::{Gd, Sgd, SgdConfig};

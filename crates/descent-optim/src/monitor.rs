@@ -20,7 +20,8 @@
 //! # Ok::<(), descent_optim::Error>(())
 //! ```
 
-use crate::error::{Result, check};
+use crate::hyper::{Range, check, check_count};
+use descent_core::Result;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -110,7 +111,7 @@ impl LossMonitor {
     /// # Errors
     /// If `window` is 0.
     pub fn new(window: usize) -> Result<LossMonitor> {
-        check("LossMonitor", "window", window as f64, ">= 1", |w| w >= 1.0)?;
+        check_count("LossMonitor", "window", window as u64)?;
         Ok(LossMonitor {
             window,
             min_improvement: 1e-3,
@@ -124,9 +125,7 @@ impl LossMonitor {
     /// # Errors
     /// If it is not in [0, 1).
     pub fn min_improvement(mut self, v: f64) -> Result<LossMonitor> {
-        self.min_improvement = check("LossMonitor", "min_improvement", v, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
+        self.min_improvement = check("LossMonitor", "min_improvement", v, Range::FromZeroBelowOne)?;
         Ok(self)
     }
 
@@ -135,9 +134,7 @@ impl LossMonitor {
     /// # Errors
     /// If it is not positive and finite.
     pub fn max_rise(mut self, v: f64) -> Result<LossMonitor> {
-        self.max_rise = check("LossMonitor", "max_rise", v, "> 0 and finite", |v| {
-            v > 0.0 && v.is_finite()
-        })?;
+        self.max_rise = check("LossMonitor", "max_rise", v, Range::Positive)?;
         Ok(self)
     }
 

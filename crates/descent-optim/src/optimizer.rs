@@ -1,8 +1,8 @@
 //! The [`Optimizer`] trait, parameter groups, what a step reports and the state an optimizer
 //! exports.
 
-use crate::error::{Result, check};
-use descent_core::{Gradients, Param, ParamId, Params, Tensor};
+use crate::hyper::{Range, check};
+use descent_core::{Gradients, Param, ParamId, Params, Result, Tensor};
 use std::fmt;
 
 /// Turns the gradients of one backward pass into an update of the parameters.
@@ -163,27 +163,13 @@ impl ParamGroup {
 
     pub(crate) fn validate(&self, owner: &'static str) -> Result<()> {
         if let Some(lr) = self.lr {
-            check_lr(owner, lr)?;
+            check(owner, "lr", lr, Range::Positive)?;
         }
         if let Some(wd) = self.weight_decay {
-            check_weight_decay(owner, wd)?;
+            check(owner, "weight_decay", wd, Range::NonNegative)?;
         }
         Ok(())
     }
-}
-
-/// Checks a learning rate: positive and finite.
-pub(crate) fn check_lr(owner: &'static str, lr: f64) -> Result<f64> {
-    check(owner, "lr", lr, "> 0 and finite", |v| {
-        v > 0.0 && v.is_finite()
-    })
-}
-
-/// Checks a weight decay: non-negative and finite.
-pub(crate) fn check_weight_decay(owner: &'static str, wd: f64) -> Result<f64> {
-    check(owner, "weight_decay", wd, ">= 0 and finite", |v| {
-        v >= 0.0 && v.is_finite()
-    })
 }
 
 /// The state of one parameter in an [`OptimizerState`].

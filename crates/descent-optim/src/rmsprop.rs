@@ -12,9 +12,9 @@
 //! p ← p − η·g/a                                  (otherwise)
 //! ```
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Result, check};
-use descent_core::Element;
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
+use crate::hyper::{Range, check};
+use descent_core::{Element, Result};
 use descent_kernels::optim::{RmspropStep, rmsprop};
 
 /// The settings of [`RmsProp`]; the defaults are PyTorch's (`lr` 1e-2, `alpha` 0.99, `eps` 1e-8).
@@ -57,7 +57,7 @@ impl Rule for RmsPropConfig {
         }
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let h = RmspropStep {
             lr: ctx.lr,
             alpha: self.alpha,
@@ -65,10 +65,19 @@ impl Rule for RmsPropConfig {
             weight_decay: ctx.weight_decay,
             momentum: self.momentum,
         };
-        let [Some(s), b1, b2] = bufs else {
+        let Buffers {
+            first: Some(s),
+            second,
+            third,
+        } = bufs
+        else {
             unreachable!("RMSprop keeps its mean square")
         };
-        let (g_avg, buf) = if self.centered { (b1, b2) } else { (None, b1) };
+        let (g_avg, buf) = if self.centered {
+            (second, third)
+        } else {
+            (None, second)
+        };
         rmsprop(&h, p, g, s, g_avg, buf);
     }
 }
@@ -99,15 +108,9 @@ impl RmsProp {
     /// If a value is out of its range; the message names it and the range.
     pub fn new(config: RmsPropConfig) -> Result<RmsProp> {
         const OWNER: &str = "RmsProp";
-        check(OWNER, "alpha", config.alpha, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
-        check(OWNER, "eps", config.eps, ">= 0 and finite", |v| {
-            v >= 0.0 && v.is_finite()
-        })?;
-        check(OWNER, "momentum", config.momentum, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
+        check(OWNER, "alpha", config.alpha, Range::FromZeroBelowOne)?;
+        check(OWNER, "eps", config.eps, Range::NonNegative)?;
+        check(OWNER, "momentum", config.momentum, Range::FromZeroBelowOne)?;
         Ok(RmsProp {
             engine: Engine::new(OWNER, config.lr, config.weight_decay)?,
             config,

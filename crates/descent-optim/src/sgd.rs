@@ -15,9 +15,9 @@
 //! Full-batch gradient descent, SGD on single examples and mini-batch SGD are the same update:
 //! what differs is the batch the gradient was computed on, which the data loader decides.
 
-use crate::engine::{Ctx, Engine, Rule, optimizer_impl};
-use crate::error::{Error, Result, check};
-use descent_core::Element;
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
+use crate::hyper::{Range, check};
+use descent_core::{Element, Error, Result};
 use descent_kernels::optim::{SgdStep, sgd};
 
 /// The settings of [`Sgd`]; the defaults are PyTorch's (`lr` 1e-3, no momentum, no decay).
@@ -92,12 +92,8 @@ impl Sgd {
     /// momentum or with dampening.
     pub fn with_config(config: SgdConfig) -> Result<Sgd> {
         const OWNER: &str = "Sgd";
-        check(OWNER, "momentum", config.momentum, "in [0, 1)", |v| {
-            (0.0..1.0).contains(&v)
-        })?;
-        check(OWNER, "dampening", config.dampening, "in [0, 1]", |v| {
-            (0.0..=1.0).contains(&v)
-        })?;
+        check(OWNER, "momentum", config.momentum, Range::FromZeroBelowOne)?;
+        check(OWNER, "dampening", config.dampening, Range::FromZeroToOne)?;
         if config.nesterov && (config.momentum == 0.0 || config.dampening != 0.0) {
             return Err(Error::InvalidConfig {
                 owner: OWNER,
@@ -129,8 +125,7 @@ impl Rule for SgdConfig {
         }
     }
 
-    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: [Option<&mut [T]>; 3]) {
-        let [b, _, _] = bufs;
+    fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>) {
         let h = SgdStep {
             lr: ctx.lr,
             weight_decay: ctx.weight_decay,
@@ -139,7 +134,7 @@ impl Rule for SgdConfig {
             nesterov: self.nesterov,
             first: ctx.step == 1,
         };
-        sgd(&h, p, g, b);
+        sgd(&h, p, g, bufs.first);
     }
 }
 
