@@ -21,6 +21,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod gradients;
 pub mod int_tensor;
+pub mod io;
 pub mod ops;
 mod panicking;
 pub mod param;

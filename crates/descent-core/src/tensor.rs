@@ -289,6 +289,16 @@ impl From<&Tensor> for Tensor {
     }
 }
 
+impl PartialEq for Tensor {
+    /// Same shape, same element type and the same elements (whatever the layouts); NaN differs
+    /// from itself, as for floats.
+    fn eq(&self, other: &Tensor) -> bool {
+        self.shape() == other.shape()
+            && self.dtype() == other.dtype()
+            && self.to_vec_f64() == other.to_vec_f64()
+    }
+}
+
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOW: usize = 16;

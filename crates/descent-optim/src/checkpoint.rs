@@ -29,63 +29,13 @@
 //! ```
 
 use crate::optimizer::{Optimizer, OptimizerState, ParamState};
-use descent_core::{DType, Error, Params, Result, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors, View};
-use std::borrow::Cow;
+use descent_core::io::{self, AnyTensor, file_error};
+use descent_core::{DType, Params, Result, Tensor};
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FORMAT_KEY: &str = "descent.checkpoint";
 const FORMAT: &str = "1";
-
-/// A tensor's elements as little-endian bytes, for safetensors.
-struct Bytes {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    data: Vec<u8>,
-}
-
-impl Bytes {
-    fn of(t: &Tensor) -> Bytes {
-        let (dtype, data) = match t.dtype() {
-            DType::F32 => (
-                Dtype::F32,
-                t.to_vec::<f32>()
-                    .iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect(),
-            ),
-            DType::F64 => (
-                Dtype::F64,
-                t.to_vec::<f64>()
-                    .iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect(),
-            ),
-        };
-        Bytes {
-            dtype,
-            shape: t.shape().to_vec(),
-            data,
-        }
-    }
-}
-
-impl View for &Bytes {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.data)
-    }
-    fn data_len(&self) -> usize {
-        self.data.len()
-    }
-}
 
 /// Saves the parameters of `params` and the state of `optimizer` to `path`, atomically.
 ///
@@ -100,11 +50,11 @@ pub fn save(path: impl AsRef<Path>, params: &dyn Params, optimizer: &dyn Optimiz
     meta.insert("optimizer.steps".to_string(), state.steps.to_string());
     // `{:?}` prints the shortest decimal that parses back to the same f64.
     meta.insert("optimizer.lr".to_string(), format!("{:?}", state.lr));
-    let mut tensors: Vec<(String, Bytes)> = Vec::new();
+    let mut tensors: Vec<(String, AnyTensor)> = Vec::new();
     let mut index = 0;
     params.visit(&mut |p| {
         meta.insert(format!("param.{index}.name"), p.name().to_string());
-        tensors.push((format!("param.{index}"), Bytes::of(p.value())));
+        tensors.push((format!("param.{index}"), p.value().into()));
         index += 1;
     });
     meta.insert("params".to_string(), index.to_string());
@@ -119,12 +69,14 @@ pub fn save(path: impl AsRef<Path>, params: &dyn Params, optimizer: &dyn Optimiz
                 .join(","),
         );
         for (name, t) in &ps.buffers {
-            tensors.push((format!("optim.{}.{name}", ps.index), Bytes::of(t)));
+            tensors.push((format!("optim.{}.{name}", ps.index), t.into()));
         }
     }
-    let bytes = safetensors::serialize(tensors.iter().map(|(n, b)| (n.as_str(), b)), Some(meta))
-        .map_err(|e| file_error(path, format!("cannot serialize: {e}")))?;
-    write_atomically(path, &bytes)
+    let named: Vec<(&str, AnyTensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    io::save(path, &named, &meta)
 }
 
 /// Loads parameters and optimizer state saved by [`save`] into `params` and `optimizer`.
@@ -140,13 +92,8 @@ pub fn load(
 ) -> Result<()> {
     let path = path.as_ref();
     let bad = |detail: String| file_error(path, detail);
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("not a valid safetensors file: {e:?}")))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| bad(format!("not a valid safetensors file: {e:?}")))?;
-    let empty = HashMap::new();
-    let meta = header.metadata().as_ref().unwrap_or(&empty);
+    let file = io::load(path)?;
+    let meta = &file.metadata;
     let get = |key: &str| {
         meta.get(key)
             .ok_or_else(|| bad(format!("the header has no `{key}` entry")))
@@ -162,21 +109,24 @@ pub fn load(
             .map_err(|_| bad(format!("`{key}` is not a number")))
     };
     let tensor = |name: &str, dtype: DType, shape: &[usize]| -> Result<Tensor> {
-        let view = st
-            .tensor(name)
-            .map_err(|_| bad(format!("tensor `{name}` is missing")))?;
-        let got = match view.dtype() {
-            Dtype::F32 => DType::F32,
-            Dtype::F64 => DType::F64,
-            other => return Err(bad(format!("tensor `{name}` is {other:?}, not f32 or f64"))),
+        let t = match file.get(name) {
+            None => return Err(bad(format!("tensor `{name}` is missing"))),
+            Some(AnyTensor::Float(t)) => t,
+            Some(other) => {
+                return Err(bad(format!(
+                    "tensor `{name}` is {}, not f32 or f64",
+                    other.dtype_name()
+                )));
+            }
         };
-        if got != dtype || view.shape() != shape {
+        if t.dtype() != dtype || t.shape() != shape {
             return Err(bad(format!(
-                "tensor `{name}` is {got:?} {:?}, expected {dtype:?} {shape:?}",
-                view.shape()
+                "tensor `{name}` is {:?} {:?}, expected {dtype:?} {shape:?}",
+                t.dtype(),
+                t.shape()
             )));
         }
-        Ok(from_le_bytes(view.data(), dtype, shape))
+        Ok(t.clone())
     };
 
     // The parameters: check every one before changing any.
@@ -245,56 +195,4 @@ pub fn load(
         p.set_value(v).expect("shape and dtype checked above");
     });
     Ok(())
-}
-
-fn from_le_bytes(data: &[u8], dtype: DType, shape: &[usize]) -> Tensor {
-    match dtype {
-        DType::F32 => {
-            let v: Vec<f32> = data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-                .collect();
-            Tensor::from_vec(v, shape)
-        }
-        DType::F64 => {
-            let v: Vec<f64> = data
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect();
-            Tensor::from_vec(v, shape)
-        }
-    }
-}
-
-fn file_error(path: &Path, detail: String) -> Error {
-    Error::File {
-        path: path.to_path_buf(),
-        detail,
-    }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| file_error(path, "the path names no file".to_string()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        file_error(path, format!("cannot write: {e}"))
-    })
 }

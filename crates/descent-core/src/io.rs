@@ -1,0 +1,328 @@
+//! Weight files: named tensors, float or integer, in one safetensors file.
+//!
+//! The format is [safetensors](https://huggingface.co/docs/safetensors) (what PyTorch and candle
+//! users exchange weights in): a JSON header naming each tensor's element type, shape and byte
+//! range, then the little-endian bytes; a header may carry string metadata. `f32`, `f64` and
+//! `i64` tensors are stored as `F32`, `F64` and `I64` ([`AnyTensor`]), so integer buffers (as
+//! BatchNorm's `num_batches_tracked`) live beside the weights.
+//!
+//! A save writes a temporary file beside the target, syncs it and renames it over the target:
+//! an interrupted save never leaves a half-written file in place of a good one. A load checks the
+//! whole file before returning anything, and a file that is not what it claims (truncated,
+//! offsets out of range or overlapping, an element type descent does not hold) gives
+//! [`Error::File`] naming the file and the problem, never a panic.
+//!
+//! ```
+//! use descent_core::io::{self, AnyTensor};
+//! use descent_core::{IntTensor, Tensor};
+//! let path = std::env::temp_dir().join(format!("descent-io-doc-{}.safetensors", std::process::id()));
+//! let weight = Tensor::from_vec(vec![1.0f32, 2.0], [2]);
+//! let count = IntTensor::scalar(7);
+//! io::save(&path, &[("bn.weight", (&weight).into()), ("bn.num_batches_tracked", (&count).into())], &Default::default()).unwrap();
+//! let file = io::load(&path).unwrap();
+//! assert_eq!(file.get("bn.num_batches_tracked"), Some(&AnyTensor::Int(count)));
+//! # std::fs::remove_file(&path).unwrap();
+//! ```
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::int_tensor::IntTensor;
+use crate::tensor::Tensor;
+use safetensors::tensor::{Dtype, SafeTensors, View};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A tensor as stored in a weight file: float ([`Tensor`], `f32` or `f64`) or integer
+/// ([`IntTensor`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyTensor {
+    /// `F32` or `F64` in the file.
+    Float(Tensor),
+    /// `I64` in the file.
+    Int(IntTensor),
+}
+
+impl AnyTensor {
+    /// The dimensions.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            AnyTensor::Float(t) => t.shape(),
+            AnyTensor::Int(t) => t.shape(),
+        }
+    }
+
+    /// The element type's name as safetensors spells it: `F32`, `F64` or `I64`.
+    pub fn dtype_name(&self) -> &'static str {
+        match self {
+            AnyTensor::Float(t) if t.dtype() == DType::F32 => "F32",
+            AnyTensor::Float(_) => "F64",
+            AnyTensor::Int(_) => "I64",
+        }
+    }
+}
+
+impl From<&Tensor> for AnyTensor {
+    fn from(t: &Tensor) -> AnyTensor {
+        AnyTensor::Float(t.clone())
+    }
+}
+
+impl From<&IntTensor> for AnyTensor {
+    fn from(t: &IntTensor) -> AnyTensor {
+        AnyTensor::Int(t.clone())
+    }
+}
+
+/// The tensors and metadata of a weight file, as [`load`] returns them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WeightFile {
+    /// The tensors in the order of the file's header (safetensors sorts them by name).
+    pub tensors: Vec<(String, AnyTensor)>,
+    /// The header's string metadata.
+    pub metadata: HashMap<String, String>,
+}
+
+impl WeightFile {
+    /// The tensor named `name`.
+    pub fn get(&self, name: &str) -> Option<&AnyTensor> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+}
+
+/// A tensor's elements as little-endian bytes.
+struct Bytes {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl Bytes {
+    fn of(t: &AnyTensor) -> Bytes {
+        let (dtype, data) = match t {
+            AnyTensor::Float(t) if t.dtype() == DType::F32 => (
+                Dtype::F32,
+                t.to_vec::<f32>()
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect(),
+            ),
+            AnyTensor::Float(t) => (
+                Dtype::F64,
+                t.to_vec::<f64>()
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect(),
+            ),
+            AnyTensor::Int(t) => (
+                Dtype::I64,
+                t.to_vec().iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+        };
+        Bytes {
+            dtype,
+            shape: t.shape().to_vec(),
+            data,
+        }
+    }
+}
+
+impl View for &Bytes {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The error of a weight file: [`Error::File`] naming it and what is wrong.
+pub fn file_error(path: &Path, detail: impl Into<String>) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+/// The bytes of a weight file holding `tensors` and `metadata` (what [`save`] writes).
+///
+/// # Errors
+/// If two tensors share a name, or the header cannot be serialized.
+pub fn to_bytes(
+    tensors: &[(&str, AnyTensor)],
+    metadata: &HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some((dup, _)) = tensors.iter().find(|(n, _)| !seen.insert(*n)) {
+        return Err(format!("two tensors are named `{dup}`"));
+    }
+    let bytes: Vec<(&str, Bytes)> = tensors.iter().map(|(n, t)| (*n, Bytes::of(t))).collect();
+    let meta = (!metadata.is_empty()).then(|| metadata.clone());
+    safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), meta)
+        .map_err(|e| format!("cannot serialize: {e}"))
+}
+
+/// Saves named tensors and string metadata to `path` atomically (see the [module docs](self)).
+///
+/// # Errors
+/// [`Error::File`] naming the file if it cannot be written or two tensors share a name; the
+/// previous file, if any, is intact.
+pub fn save(
+    path: impl AsRef<Path>,
+    tensors: &[(&str, AnyTensor)],
+    metadata: &HashMap<String, String>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = to_bytes(tensors, metadata).map_err(|e| file_error(path, e))?;
+    write_atomically(path, &bytes)
+}
+
+/// Reads the tensors and metadata of a weight file's bytes.
+///
+/// # Errors
+/// A description of what is wrong (not a safetensors file, truncated, an element type other than
+/// `F32`, `F64`, `I64`).
+pub fn from_bytes(bytes: &[u8]) -> std::result::Result<WeightFile, String> {
+    // `deserialize` checks the header, every offset against the buffer's length, overlaps and
+    // that each byte range holds exactly its shape's elements, before anything is read.
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let mut tensors = Vec::new();
+    for (name, view) in st.iter() {
+        let shape = view.shape();
+        let data = view.data();
+        let t = match view.dtype() {
+            Dtype::F32 => AnyTensor::Float(Tensor::from_vec(le(data, f32::from_le_bytes), shape)),
+            Dtype::F64 => AnyTensor::Float(Tensor::from_vec(le(data, f64::from_le_bytes), shape)),
+            Dtype::I64 => AnyTensor::Int(IntTensor::from_vec(le(data, i64::from_le_bytes), shape)),
+            other => {
+                return Err(format!(
+                    "tensor `{name}` is {other:?}; descent reads F32, F64 and I64"
+                ));
+            }
+        };
+        tensors.push((name.to_string(), t));
+    }
+    Ok(WeightFile { tensors, metadata })
+}
+
+/// Loads a weight file written by [`save`] (or any safetensors file of `F32`, `F64`, `I64`).
+///
+/// # Errors
+/// [`Error::File`] naming the file and what is wrong.
+pub fn load(path: impl AsRef<Path>) -> Result<WeightFile> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    from_bytes(&bytes).map_err(|e| file_error(path, e))
+}
+
+/// Little-endian elements of `N` bytes each (`deserialize` checked the length is a multiple).
+fn le<T, const N: usize>(data: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    data.chunks_exact(N)
+        .map(|b| from(b.try_into().expect("chunks of N bytes")))
+        .collect()
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
+///
+/// # Errors
+/// [`Error::File`] naming `path`; the temporary file is removed and `path` left as it was.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| file_error(path, "the path names no file"))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        file_error(path, format!("cannot write: {e}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<(&'static str, AnyTensor)> {
+        vec![
+            (
+                "w",
+                AnyTensor::Float(Tensor::from_vec(vec![1.5f32, -2.0, 3.25], [3])),
+            ),
+            (
+                "w64",
+                AnyTensor::Float(Tensor::from_vec(vec![0.1f64; 4], [2, 2]).t()),
+            ),
+            ("steps", AnyTensor::Int(IntTensor::scalar(i64::MAX))),
+            (
+                "idx",
+                AnyTensor::Int(IntTensor::from_vec(vec![-1, 0, 5], [3, 1])),
+            ),
+        ]
+    }
+
+    #[test]
+    fn round_trip_keeps_types_shapes_and_bits() {
+        let meta = HashMap::from([("format".to_string(), "test".to_string())]);
+        let bytes = to_bytes(&sample(), &meta).unwrap();
+        let file = from_bytes(&bytes).unwrap();
+        assert_eq!(file.metadata, meta);
+        for (name, t) in sample() {
+            assert_eq!(file.get(name), Some(&t), "{name}");
+        }
+        assert_eq!(file.get("steps").unwrap().dtype_name(), "I64");
+    }
+
+    #[test]
+    fn every_truncation_and_many_bit_flips_give_an_error_or_a_value_never_a_panic() {
+        let bytes = to_bytes(&sample(), &HashMap::new()).unwrap();
+        for n in 0..bytes.len() {
+            assert!(from_bytes(&bytes[..n]).is_err(), "truncated to {n}");
+        }
+        let mut tried = 0;
+        for i in 0..bytes.len() {
+            for bit in [0x01u8, 0x10, 0x80] {
+                let mut b = bytes.clone();
+                b[i] ^= bit;
+                let _ = from_bytes(&b);
+                tried += 1;
+            }
+        }
+        assert!(tried > 100);
+    }
+
+    #[test]
+    fn duplicate_names_and_bad_files_are_named() {
+        let t = AnyTensor::Int(IntTensor::scalar(1));
+        assert!(to_bytes(&[("a", t.clone()), ("a", t)], &HashMap::new()).is_err());
+        let path = std::env::temp_dir().join(format!("descent-io-bad-{}", std::process::id()));
+        std::fs::write(&path, b"not a weight file").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("not a valid safetensors file"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
