@@ -28,131 +28,6 @@ impl Tensor {
             Tensor::from_parts(out, self.shape())
         })
     }
-
-    /// `-x`
-    pub fn neg(&self) -> Tensor {
-        self.map_unary(UnaryOp::Neg)
-    }
-
-    /// `|x|`
-    pub fn abs(&self) -> Tensor {
-        self.map_unary(UnaryOp::Abs)
-    }
-
-    /// `e^x`
-    pub fn exp(&self) -> Tensor {
-        self.map_unary(UnaryOp::Exp)
-    }
-
-    /// Natural logarithm (NaN below 0, `-inf` at 0).
-    pub fn log(&self) -> Tensor {
-        self.map_unary(UnaryOp::Log)
-    }
-
-    /// Square root (NaN below 0).
-    pub fn sqrt(&self) -> Tensor {
-        self.map_unary(UnaryOp::Sqrt)
-    }
-
-    /// `x^2`
-    pub fn square(&self) -> Tensor {
-        self.map_unary(UnaryOp::Square)
-    }
-
-    /// `1 / x`
-    pub fn recip(&self) -> Tensor {
-        self.map_unary(UnaryOp::Recip)
-    }
-
-    /// Hyperbolic tangent.
-    ///
-    /// ```
-    /// let y = descent_core::Tensor::from_vec(vec![0.0f32, 100.0], [2]).tanh();
-    /// assert_eq!(y.to_vec_f32(), vec![0.0, 1.0]);
-    /// ```
-    pub fn tanh(&self) -> Tensor {
-        self.map_unary(UnaryOp::Tanh)
-    }
-
-    /// Logistic sigmoid `1 / (1 + e^-x)`, stable on both tails.
-    pub fn sigmoid(&self) -> Tensor {
-        self.map_unary(UnaryOp::Sigmoid)
-    }
-
-    /// `max(x, 0)`; NaN stays NaN.
-    pub fn relu(&self) -> Tensor {
-        self.map_unary(UnaryOp::Relu)
-    }
-
-    /// `x` where `x > 0`, else `negative_slope * x` (torch's default slope is 0.01).
-    pub fn leaky_relu(&self, negative_slope: f64) -> Tensor {
-        self.map_unary(UnaryOp::LeakyRelu(negative_slope))
-    }
-
-    /// The exact GELU `x * Phi(x)`, as `torch.nn.functional.gelu`'s default.
-    pub fn gelu(&self) -> Tensor {
-        self.map_unary(UnaryOp::Gelu)
-    }
-
-    /// The error function.
-    pub fn erf(&self) -> Tensor {
-        self.map_unary(UnaryOp::Erf)
-    }
-
-    /// `x^p` for a scalar exponent.
-    pub fn powf(&self, p: f64) -> Tensor {
-        self.map_unary(UnaryOp::Powf(p))
-    }
-
-    /// `min(max(x, min), max)`; NaN stays NaN.
-    pub fn clamp(&self, min: f64, max: f64) -> Tensor {
-        self.map_unary(UnaryOp::Clamp(min, max))
-    }
-
-    /// `x + c`
-    pub fn add_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::AddScalar(c))
-    }
-
-    /// `x - c`
-    pub fn sub_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::AddScalar(-c))
-    }
-
-    /// `x * c`
-    pub fn mul_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::MulScalar(c))
-    }
-
-    /// `x / c`
-    pub fn div_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::MulScalar(1.0 / c))
-    }
-
-    /// `c - x`
-    pub fn rsub_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::RsubScalar(c))
-    }
-
-    /// `c / x`
-    pub fn rdiv_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::RdivScalar(c))
-    }
-
-    /// `c^x`
-    pub fn rpow_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::RpowScalar(c))
-    }
-
-    /// `max(x, c)`; NaN stays NaN.
-    pub fn maximum_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::MaximumScalar(c))
-    }
-
-    /// `min(x, c)`; NaN stays NaN.
-    pub fn minimum_scalar(&self, c: f64) -> Tensor {
-        self.map_unary(UnaryOp::MinimumScalar(c))
-    }
 }
 
 /// The backward rule of every unary op: `dx = g * op'(x)`, by the fused kernel
@@ -186,8 +61,8 @@ impl UnaryNode {
 impl Var {
     /// Records a unary op: the shared forward of this family on variables.
     #[track_caller]
-    pub(crate) fn unary(&self, name: &'static str, op: UnaryOp) -> Var {
-        let r = Var::record(name, &[self], || {
+    pub(crate) fn unary(&self, name: &'static str, op: UnaryOp) -> Result<Var> {
+        Var::record(name, &[self], || {
             let x = self.value();
             let y = x.map_unary(op);
             let need = saves(op);
@@ -204,13 +79,24 @@ impl Var {
                 }),
                 value: y,
             })
-        });
-        crate::var::or_panic_var(r)
+        })
     }
 }
 
-macro_rules! var_unary {
+/// Declares each unary op once: its doc, its `Tensor` method, its `Var` method (recorded under
+/// the op's name), and the kernel op it runs, whose forward and derivative are one entry of the
+/// unary table in `descent_kernels`.
+macro_rules! unary_ops {
     ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $op:expr;)*) => {
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, $($arg: $ty),*) -> Tensor {
+                    self.map_unary($op)
+                }
+            )*
+        }
+
         impl Var {
             $(
                 $(#[$doc])*
@@ -219,51 +105,56 @@ macro_rules! var_unary {
                 /// If the variable's tape was consumed or dropped.
                 #[track_caller]
                 pub fn $name(&self, $($arg: $ty),*) -> Var {
-                    self.unary(stringify!($name), $op)
+                    crate::error::or_panic(self.unary(stringify!($name), $op))
                 }
             )*
         }
     };
 }
 
-var_unary! {
+unary_ops! {
     /// `-x`; gradient `-g`.
     neg() => UnaryOp::Neg;
     /// `|x|`; gradient `g sign(x)`, 0 at 0.
     abs() => UnaryOp::Abs;
     /// `e^x`; gradient `g y`.
     exp() => UnaryOp::Exp;
-    /// `ln x`; gradient `g / x`.
+    /// Natural logarithm (NaN below 0, `-inf` at 0); gradient `g / x`.
     log() => UnaryOp::Log;
-    /// `sqrt x`; gradient `g / (2 y)`.
+    /// Square root (NaN below 0); gradient `g / (2 y)`.
     sqrt() => UnaryOp::Sqrt;
     /// `x^2`; gradient `2 x g`.
     square() => UnaryOp::Square;
     /// `1 / x`; gradient `-g y^2`.
     recip() => UnaryOp::Recip;
-    /// `tanh x`, one op; gradient `g (1 - y^2)`.
+    /// Hyperbolic tangent, one op; gradient `g (1 - y^2)`.
     ///
     /// ```
     /// use descent_core::{Tape, Tensor};
+    /// let y = Tensor::from_vec(vec![0.0f32, 100.0], [2]).tanh();
+    /// assert_eq!(y.to_vec_f32(), vec![0.0, 1.0]);
     /// let tape = Tape::new();
     /// let x = tape.var(Tensor::from_vec(vec![0.0f64], [1]));
     /// let g = x.tanh().sum_all().backward();
     /// assert_eq!(g.wrt(&x).unwrap().to_vec_f64(), vec![1.0]); // 1 - tanh(0)^2
     /// ```
     tanh() => UnaryOp::Tanh;
-    /// Logistic sigmoid; gradient `g y (1 - y)`.
+    /// Logistic sigmoid `1 / (1 + e^-x)`, stable on both tails; gradient `g y (1 - y)`.
     sigmoid() => UnaryOp::Sigmoid;
-    /// `max(x, 0)`; gradient `g [x > 0]` (0 at 0, as PyTorch).
+    /// `max(x, 0)`, NaN stays NaN; gradient `g [x > 0]` (0 at 0, as PyTorch).
     relu() => UnaryOp::Relu;
-    /// Leaky ReLU; gradient `g` where `x > 0`, else `negative_slope g`.
+    /// `x` where `x > 0`, else `negative_slope * x` (torch's default slope is 0.01); gradient
+    /// `g` where `x > 0`, else `negative_slope g`.
     leaky_relu(negative_slope: f64) => UnaryOp::LeakyRelu(negative_slope);
-    /// Exact GELU; gradient `g (Phi(x) + x phi(x))`.
+    /// The exact GELU `x Phi(x)`, as `torch.nn.functional.gelu`'s default; gradient
+    /// `g (Phi(x) + x phi(x))`.
     gelu() => UnaryOp::Gelu;
     /// The error function; gradient `g 2/sqrt(pi) e^(-x^2)`.
     erf() => UnaryOp::Erf;
-    /// `x^p`; gradient `g p x^(p-1)`.
+    /// `x^p` for a scalar exponent; gradient `g p x^(p-1)`.
     powf(p: f64) => UnaryOp::Powf(p);
-    /// `min(max(x, min), max)`; gradient `g` on the closed interval `[min, max]`, else 0.
+    /// `min(max(x, min), max)`, NaN stays NaN; gradient `g` on the closed interval `[min, max]`,
+    /// else 0.
     clamp(min: f64, max: f64) => UnaryOp::Clamp(min, max);
     /// `x + c`.
     add_scalar(c: f64) => UnaryOp::AddScalar(c);
@@ -279,9 +170,9 @@ var_unary! {
     rdiv_scalar(c: f64) => UnaryOp::RdivScalar(c);
     /// `c^x`.
     rpow_scalar(c: f64) => UnaryOp::RpowScalar(c);
-    /// `max(x, c)`; on a tie the gradient is halved (docs/numerics.md).
+    /// `max(x, c)`, NaN stays NaN; on a tie the gradient is halved (docs/numerics.md).
     maximum_scalar(c: f64) => UnaryOp::MaximumScalar(c);
-    /// `min(x, c)`; on a tie the gradient is halved.
+    /// `min(x, c)`, NaN stays NaN; on a tie the gradient is halved.
     minimum_scalar(c: f64) => UnaryOp::MinimumScalar(c);
 }
 
