@@ -141,7 +141,7 @@ fn conv_pool_is_deterministic_across_thread_counts() {
                 x.conv2d(&w, Conv2dParams::default().padding(1)),
                 x.conv2d(&w, Conv2dParams::default().stride(2).dilation(2)),
                 m,
-                i,
+                i.to_dtype(dt),
                 x.avg_pool2d(Pool2dParams::new(3).stride(2).padding(1)),
             ]
         });

@@ -6,10 +6,11 @@
 //! the saved input and weight.
 
 use crate::dtype::with_dtype;
-use crate::error::{Error, Result, invalid, or_panic};
+use crate::error::{Error, Result, invalid};
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 use descent_kernels::conv::{self, Conv2dGeometry};
 
 /// Stride, zero padding and dilation of a [`Tensor::conv2d`], each `[height, width]`.
@@ -139,24 +140,6 @@ impl Tensor {
             Tensor::from_parts(out, &[g.n, g.c_out, g.oh, g.ow])
         }))
     }
-
-    /// 2-D convolution; see [`Tensor::try_conv2d`].
-    ///
-    /// ```
-    /// use descent_core::{Conv2dParams, Tensor};
-    /// let x = Tensor::ones([1, 1, 4, 4]);
-    /// let w = Tensor::ones([2, 1, 3, 3]);
-    /// let y = x.conv2d(&w, Conv2dParams::default().padding(1));
-    /// assert_eq!(y.shape(), &[1, 2, 4, 4]);
-    /// assert_eq!(y.to_vec_f32()[5], 9.0);
-    /// ```
-    ///
-    /// # Panics
-    /// As [`Tensor::try_conv2d`] errs.
-    #[track_caller]
-    pub fn conv2d(&self, weight: &Tensor, params: Conv2dParams) -> Tensor {
-        or_panic(self.try_conv2d(weight, params))
-    }
 }
 
 /// The backward rule of conv2d: both gradients by im2col/col2im and GEMM in the kernels
@@ -211,15 +194,25 @@ impl Var {
             })
         })
     }
+}
 
-    /// 2-D convolution; see [`Var::try_conv2d`].
+panicking! { Tensor:
+    /// 2-D convolution; see [`Tensor::try_conv2d`].
     ///
-    /// # Panics
-    /// As [`Var::try_conv2d`] errs.
-    #[track_caller]
-    pub fn conv2d(&self, weight: &Var, params: Conv2dParams) -> Var {
-        or_panic_var(self.try_conv2d(weight, params))
-    }
+    /// ```
+    /// use descent_core::{Conv2dParams, Tensor};
+    /// let x = Tensor::ones([1, 1, 4, 4]);
+    /// let w = Tensor::ones([2, 1, 3, 3]);
+    /// let y = x.conv2d(&w, Conv2dParams::default().padding(1));
+    /// assert_eq!(y.shape(), &[1, 2, 4, 4]);
+    /// assert_eq!(y.to_vec_f32()[5], 9.0);
+    /// ```
+    conv2d = try_conv2d(weight: &Tensor, params: Conv2dParams) -> Self;
+}
+
+panicking! { Var:
+    /// 2-D convolution; see [`Var::try_conv2d`].
+    conv2d = try_conv2d(weight: &Var, params: Conv2dParams) -> Self;
 }
 
 #[cfg(test)]

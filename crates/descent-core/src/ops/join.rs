@@ -7,6 +7,7 @@
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::Shape;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
@@ -142,15 +143,6 @@ impl Tensor {
         self.try_split_sizes(&sizes, axis)
     }
 
-    /// Views of consecutive pieces of `split_size` along `axis`.
-    ///
-    /// # Panics
-    /// If the axis is out of range or `split_size` is 0.
-    #[track_caller]
-    pub fn split(&self, split_size: usize, axis: isize) -> Vec<Tensor> {
-        or_panic(self.try_split(split_size, axis))
-    }
-
     /// Views of consecutive pieces of the given sizes along `axis`; the sizes must add up to the
     /// dimension.
     ///
@@ -177,15 +169,6 @@ impl Tensor {
                 v
             })
             .collect()
-    }
-
-    /// Views of consecutive pieces of the given sizes along `axis`.
-    ///
-    /// # Panics
-    /// If the axis is out of range or the sizes do not add up.
-    #[track_caller]
-    pub fn split_sizes(&self, sizes: &[usize], axis: isize) -> Vec<Tensor> {
-        or_panic(self.try_split_sizes(sizes, axis))
     }
 }
 
@@ -311,6 +294,13 @@ impl Var {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+panicking! { Tensor:
+    /// Views of consecutive pieces of `split_size` along `axis`.
+    split = try_split(split_size: usize, axis: isize) -> Vec<Tensor>;
+    /// Views of consecutive pieces of the given sizes along `axis`.
+    split_sizes = try_split_sizes(sizes: &[usize], axis: isize) -> Vec<Tensor>;
 }
 
 #[cfg(test)]

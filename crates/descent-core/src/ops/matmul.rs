@@ -6,11 +6,12 @@
 //! `grad_lhs = grad_out B^T`, `grad_rhs = A^T grad_out`, each summed over broadcast batch dims.
 
 use crate::dtype::with_dtype;
-use crate::error::{Error, Result, invalid, or_panic};
+use crate::error::{Error, Result, invalid};
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides};
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 use descent_kernels::matmul::{MatRef, gemm_batched};
 
 impl Tensor {
@@ -107,22 +108,6 @@ impl Tensor {
             out
         })
     }
-
-    /// Matrix product; see [`Tensor::try_matmul`].
-    ///
-    /// ```
-    /// use descent_core::Tensor;
-    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
-    /// assert_eq!(a.matmul(&Tensor::eye(2)).to_vec_f32(), a.to_vec_f32());
-    /// ```
-    ///
-    /// # Panics
-    /// If the shapes do not fit, e.g.
-    /// `matmul: [32, 784] and [128, 10] cannot be multiplied: inner dimensions differ (784 vs 128)`.
-    #[track_caller]
-    pub fn matmul(&self, rhs: &Tensor) -> Tensor {
-        or_panic(self.try_matmul(rhs))
-    }
 }
 
 /// The backward rule of matmul: `dA = G B^T`, `dB = A^T G`, each summed over broadcast batch
@@ -183,15 +168,22 @@ impl Var {
             })
         })
     }
+}
 
-    /// Matrix product; see [`Var::try_matmul`].
+panicking! { Tensor:
+    /// Matrix product; see [`Tensor::try_matmul`].
     ///
-    /// # Panics
-    /// As [`Var::try_matmul`] errs, naming both shapes.
-    #[track_caller]
-    pub fn matmul(&self, rhs: &Var) -> Var {
-        or_panic_var(self.try_matmul(rhs))
-    }
+    /// ```
+    /// use descent_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    /// assert_eq!(a.matmul(&Tensor::eye(2)).to_vec_f32(), a.to_vec_f32());
+    /// ```
+    matmul = try_matmul(rhs: &Tensor) -> Self;
+}
+
+panicking! { Var:
+    /// Matrix product; see [`Var::try_matmul`].
+    matmul = try_matmul(rhs: &Var) -> Self;
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@
 //! position (the first maximum on ties); average pooling spreads it evenly over the window.
 
 use crate::dtype::with_dtype;
-use crate::error::{Result, invalid, or_panic};
+use crate::error::{Result, invalid};
+use crate::int_tensor::IntTensor;
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::Float;
+use crate::var::{Recorded, Var};
 use descent_kernels::pool::{self, Pool2dGeometry};
 
 /// Window, stride, padding and dilation of a pooling, each `[height, width]`.
@@ -132,15 +133,13 @@ fn geometry(op: &'static str, x: &Tensor, p: &Pool2dParams) -> Result<Pool2dGeom
 
 impl Tensor {
     /// Max pooling, also returning each maximum's position `y * w + x` within its input plane
-    /// (as torch's `return_indices=True`), as whole numbers of the tensor's element type.
+    /// (as torch's `return_indices=True`), as an [`IntTensor`].
     ///
     /// # Errors
     /// If the input is not 4-D or the window does not fit.
-    pub fn try_max_pool2d_with_indices(&self, params: Pool2dParams) -> Result<(Tensor, Tensor)> {
+    pub fn try_max_pool2d_with_indices(&self, params: Pool2dParams) -> Result<(Tensor, IntTensor)> {
         let (out, idx) = self.max_pool2d_argmax(params)?;
-        let idx = with_dtype!(self.dtype(), T => {
-            Tensor::from_parts(idx.into_iter().map(T::from_usize).collect::<Vec<T>>(), out.shape())
-        });
+        let idx = IntTensor::try_from_indices(&idx, out.shape())?;
         Ok((out, idx))
     }
 
@@ -163,21 +162,6 @@ impl Tensor {
     /// If the input is not 4-D or the window does not fit.
     pub fn try_max_pool2d(&self, params: Pool2dParams) -> Result<Tensor> {
         Ok(self.max_pool2d_argmax(params)?.0)
-    }
-
-    /// Max pooling over `(n, c, h, w)`.
-    ///
-    /// ```
-    /// use descent_core::{Pool2dParams, Tensor};
-    /// let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
-    /// assert_eq!(x.max_pool2d(Pool2dParams::new(2)).to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
-    /// ```
-    ///
-    /// # Panics
-    /// If the input is not 4-D or the window does not fit.
-    #[track_caller]
-    pub fn max_pool2d(&self, params: Pool2dParams) -> Tensor {
-        or_panic(self.try_max_pool2d(params))
     }
 
     /// Average pooling over `(n, c, h, w)`.
@@ -207,27 +191,6 @@ impl Tensor {
             );
             Tensor::from_parts(out, &shape)
         }))
-    }
-
-    /// Average pooling over `(n, c, h, w)`.
-    ///
-    /// # Panics
-    /// If the input is not 4-D or the window does not fit.
-    #[track_caller]
-    pub fn avg_pool2d(&self, params: Pool2dParams) -> Tensor {
-        or_panic(self.try_avg_pool2d(params))
-    }
-}
-
-impl Tensor {
-    /// Max pooling returning the values and the argmax positions; see
-    /// [`Tensor::try_max_pool2d_with_indices`].
-    ///
-    /// # Panics
-    /// If the input is not 4-D or the window does not fit.
-    #[track_caller]
-    pub fn max_pool2d_with_indices(&self, params: Pool2dParams) -> (Tensor, Tensor) {
-        or_panic(self.try_max_pool2d_with_indices(params))
     }
 }
 
@@ -290,15 +253,6 @@ impl Var {
         })
     }
 
-    /// Max pooling; see [`Var::try_max_pool2d`].
-    ///
-    /// # Panics
-    /// As [`Var::try_max_pool2d`] errs.
-    #[track_caller]
-    pub fn max_pool2d(&self, params: Pool2dParams) -> Var {
-        or_panic_var(self.try_max_pool2d(params))
-    }
-
     /// Average pooling over `(n, c, h, w)`, one op; the gradient is spread evenly over each window.
     ///
     /// # Errors
@@ -320,15 +274,32 @@ impl Var {
             })
         })
     }
+}
 
-    /// Average pooling; see [`Var::try_avg_pool2d`].
+panicking! { Tensor:
+    /// Max pooling over `(n, c, h, w)`.
     ///
-    /// # Panics
-    /// As [`Var::try_avg_pool2d`] errs.
-    #[track_caller]
-    pub fn avg_pool2d(&self, params: Pool2dParams) -> Var {
-        or_panic_var(self.try_avg_pool2d(params))
-    }
+    /// ```
+    /// use descent_core::{Pool2dParams, Tensor};
+    /// let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
+    /// assert_eq!(x.max_pool2d(Pool2dParams::new(2)).to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
+    /// ```
+    max_pool2d = try_max_pool2d(params: Pool2dParams) -> Self;
+    /// Average pooling over `(n, c, h, w)`.
+    avg_pool2d = try_avg_pool2d(params: Pool2dParams) -> Self;
+}
+
+panicking! { Var:
+    /// Max pooling; see [`Var::try_max_pool2d`].
+    max_pool2d = try_max_pool2d(params: Pool2dParams) -> Self;
+    /// Average pooling; see [`Var::try_avg_pool2d`].
+    avg_pool2d = try_avg_pool2d(params: Pool2dParams) -> Self;
+}
+
+panicking! { Tensor:
+    /// Max pooling returning the values and the argmax positions; see
+    /// [`Tensor::try_max_pool2d_with_indices`].
+    max_pool2d_with_indices = try_max_pool2d_with_indices(params: Pool2dParams) -> (Tensor, IntTensor);
 }
 
 #[cfg(test)]
@@ -341,7 +312,7 @@ mod tests {
         let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
         let (m, i) = x.max_pool2d_with_indices(Pool2dParams::new(2));
         assert_eq!(m.to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
-        assert_eq!(i.to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
+        assert_eq!(i.to_vec(), vec![5, 7, 13, 15]);
         assert_eq!(
             x.avg_pool2d(Pool2dParams::new(2)).to_vec_f32(),
             vec![2.5, 4.5, 10.5, 12.5]

@@ -7,11 +7,12 @@
 //! because the composite of exp/sum/div is less stable and records more nodes.
 
 use crate::dtype::with_dtype;
-use crate::error::{Result, or_panic};
+use crate::error::Result;
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 
 impl Tensor {
     pub(crate) fn try_softmax_impl(
@@ -41,35 +42,12 @@ impl Tensor {
         self.try_softmax_impl(axis, false, "softmax")
     }
 
-    /// Softmax along `axis`: non-negative, summing to 1 along it.
-    ///
-    /// ```
-    /// let p = descent_core::Tensor::from_vec(vec![1000.0f32, 1000.0], [2]).softmax(0);
-    /// assert_eq!(p.to_vec_f32(), vec![0.5, 0.5]);
-    /// ```
-    ///
-    /// # Panics
-    /// If the axis is out of range.
-    #[track_caller]
-    pub fn softmax(&self, axis: isize) -> Tensor {
-        or_panic(self.try_softmax(axis))
-    }
-
     /// Log-softmax along `axis`.
     ///
     /// # Errors
     /// If the axis is out of range.
     pub fn try_log_softmax(&self, axis: isize) -> Result<Tensor> {
         self.try_softmax_impl(axis, true, "log_softmax")
-    }
-
-    /// Log-softmax along `axis`: `x - logsumexp(x)`, stable for large inputs.
-    ///
-    /// # Panics
-    /// If the axis is out of range.
-    #[track_caller]
-    pub fn log_softmax(&self, axis: isize) -> Tensor {
-        or_panic(self.try_log_softmax(axis))
     }
 }
 
@@ -125,15 +103,6 @@ impl Var {
         self.try_softmax_var(axis, false, "softmax")
     }
 
-    /// Softmax along `axis`; see [`Var::try_softmax`].
-    ///
-    /// # Panics
-    /// If the axis is out of range.
-    #[track_caller]
-    pub fn softmax(&self, axis: isize) -> Var {
-        or_panic_var(self.try_softmax(axis))
-    }
-
     /// Log-softmax along `axis`, one op; gradient `g - e^y sum(g)`.
     ///
     /// # Errors
@@ -142,15 +111,25 @@ impl Var {
     pub fn try_log_softmax(&self, axis: isize) -> Result<Var> {
         self.try_softmax_var(axis, true, "log_softmax")
     }
+}
 
-    /// Log-softmax along `axis`; see [`Var::try_log_softmax`].
+panicking! { Tensor:
+    /// Softmax along `axis`: non-negative, summing to 1 along it.
     ///
-    /// # Panics
-    /// If the axis is out of range.
-    #[track_caller]
-    pub fn log_softmax(&self, axis: isize) -> Var {
-        or_panic_var(self.try_log_softmax(axis))
-    }
+    /// ```
+    /// let p = descent_core::Tensor::from_vec(vec![1000.0f32, 1000.0], [2]).softmax(0);
+    /// assert_eq!(p.to_vec_f32(), vec![0.5, 0.5]);
+    /// ```
+    softmax = try_softmax(axis: isize) -> Self;
+    /// Log-softmax along `axis`: `x - logsumexp(x)`, stable for large inputs.
+    log_softmax = try_log_softmax(axis: isize) -> Self;
+}
+
+panicking! { Var:
+    /// Softmax along `axis`; see [`Var::try_softmax`].
+    softmax = try_softmax(axis: isize) -> Self;
+    /// Log-softmax along `axis`; see [`Var::try_log_softmax`].
+    log_softmax = try_log_softmax(axis: isize) -> Self;
 }
 
 #[cfg(test)]
