@@ -61,8 +61,8 @@ impl UnaryNode {
 impl Var {
     /// Records a unary op: the shared forward of this family on variables.
     #[track_caller]
-    pub(crate) fn unary(&self, name: &'static str, op: UnaryOp) -> Result<Var> {
-        Var::record(name, &[self], || {
+    pub(crate) fn unary(&self, name: &'static str, op: UnaryOp) -> Var {
+        let r = Var::record(name, &[self], || {
             let x = self.value();
             let y = x.map_unary(op);
             let need = saves(op);
@@ -79,7 +79,9 @@ impl Var {
                 }),
                 value: y,
             })
-        })
+        });
+        // Unwrapped here rather than by the caller: one move of the `Var` fewer per op (W4).
+        crate::error::or_panic(r)
     }
 }
 
@@ -105,7 +107,7 @@ macro_rules! unary_ops {
                 /// If the variable's tape was consumed or dropped.
                 #[track_caller]
                 pub fn $name(&self, $($arg: $ty),*) -> Var {
-                    crate::error::or_panic(self.unary(stringify!($name), $op))
+                    self.unary(stringify!($name), $op)
                 }
             )*
         }
