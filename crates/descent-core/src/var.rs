@@ -141,7 +141,7 @@ impl Var {
         };
         let id = t.nodes.len();
         t.saved_bytes += saved_bytes;
-        let inputs: SmallVec<[u32; 2]> = inputs.iter().map(|v| v.node.unwrap_or(NONE)).collect();
+        let inputs = input_nodes(inputs);
         t.nodes.push(Node {
             kind,
             inputs,
@@ -183,7 +183,7 @@ impl Var {
         let id = t.nodes.len();
         t.nodes.push(Node {
             kind: Kind::Constant,
-            inputs: inputs.iter().map(|v| v.node.unwrap_or(NONE)).collect(),
+            inputs: input_nodes(inputs),
             requires_grad: false,
             name,
             shape: value.dims(),
@@ -192,6 +192,17 @@ impl Var {
         drop(t);
         Ok(Var::new(value, Some(id as u32), false, &tape, tape_id))
     }
+}
+
+/// The tape positions of an op's inputs ([`NONE`] for an unrecorded one). Pushed one by one:
+/// `collect` into a `SmallVec` goes through `Extend`'s reserve logic, ~120 instructions for one
+/// element (W4: 4 % of all instructions).
+fn input_nodes(inputs: &[&Var]) -> SmallVec<[u32; 2]> {
+    let mut nodes = SmallVec::new();
+    for v in inputs {
+        nodes.push(v.node.unwrap_or(NONE));
+    }
+    nodes
 }
 
 /// Unwraps the result of a `try_` op on variables, panicking at the user's line.
