@@ -4,7 +4,7 @@
 //!
 //! Adam reads `p, g, m, v` and writes `p, m, v`: 28 bytes per parameter, the throughput criterion
 //! reports (the finiteness pre-pass reads `g` once more: 32 bytes moved in all). Compare the GB/s
-//! with the machine's triad bandwidth in `../shared/anchors/RESULTS-python-physical.md` and with
+//! with the machine's triad bandwidth (W6 of `docs/anchors.md`) and with
 //! `benches/torch_adam.py` run beside it.
 //!
 //! Run: `cargo bench --bench optim`.

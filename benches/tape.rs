@@ -1,4 +1,4 @@
-//! Criterion bench of workload W4 of `../shared/anchors/WORKLOADS.md`: the tape's overhead.
+//! Criterion bench of workload W4 of `docs/anchors.md`: the tape's overhead.
 //!
 //! `x` of shape `[64]` requires a gradient; `y = x`; 1000 times `y = tanh(y * 1.0001 + 0.001)`
 //! (3 recorded ops each); `loss = sum(y)`; backward. The figure is the time of forward plus

@@ -1,4 +1,4 @@
-//! W4 of `../shared/anchors/WORKLOADS.md` a fixed number of times, for instruction counts.
+//! W4 of `docs/anchors.md` a fixed number of times, for instruction counts.
 //!
 //! Criterion times W4 (`cargo bench --bench tape`); wall time on a shared 2-core machine is too
 //! noisy to tell a 2 % change, so changes to the tape are compared by the instructions this

@@ -1,4 +1,4 @@
-//! Criterion benches of the kernel workloads of `../shared/anchors/WORKLOADS.md`.
+//! Criterion benches of the kernel workloads of `docs/anchors.md`.
 //!
 //! Groups are named after the workload ids: `w2_conv_forward` (the CNN's two convolutions,
 //! forward), `w3_gemm` (square matmul), `w5_elementwise` (add and relu on 2^24 floats), plus
