@@ -2,7 +2,7 @@
 
 Run beside `cargo bench --bench optim` on the same machine (ratios only hold within one run):
     python3 benches/torch_adam.py
-Needs torch (see ../shared/anchors/README.md for the venv). Prints the median of 30 steps per
+Needs torch (see docs/anchors.md for the venv). Prints the median of 30 steps per
 variant: the default (on CPU: the per-parameter for-loop), foreach=True and fused=True.
 """
 import statistics
