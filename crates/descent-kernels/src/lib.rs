@@ -29,6 +29,7 @@ mod simd;
 pub mod softmax;
 pub mod special;
 pub mod strided;
+pub mod unary_ops;
 
 pub use cpu_features::{Isa, isa};
 pub use elementwise::{BinaryOp, UnaryOp};

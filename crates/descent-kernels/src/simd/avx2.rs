@@ -1,8 +1,9 @@
 //! AVX2+FMA variants, selected at run time.
 
-use crate::elementwise::{BinaryOp, UnaryOp, binary_row_body, unary_row_body};
+use crate::elementwise::{BinaryOp, binary_row_body};
 use crate::float::Float;
 use crate::reduce::{ReduceOp, reduce_row_body};
+use crate::unary_ops::{UnaryOp, unary_row_body};
 
 #[target_feature(enable = "avx2,fma")]
 fn unary_row_target<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
