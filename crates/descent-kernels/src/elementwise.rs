@@ -1,10 +1,11 @@
-//! Elementwise maps: unary ops and binary ops over rows with a stride each (0 broadcasts).
+//! Elementwise maps: unary ops and two-operand ops over rows with a stride each (0 broadcasts).
 //!
-//! Contract: `out[i] = f(x[i * sx])` (unary) and `out[i] = f(a[i * sa], b[i * sb])` (binary) for
-//! `i < out.len()`. Inputs may be any length that covers the strided reads; `out` is write-only.
-//! One `#[inline(always)]` body is compiled once per [`Isa`]: the portable path and an
-//! AVX2+FMA path under `#[target_feature]` (see `simd/`). The scalar reference that tests compare
-//! against is [`unary_reference`] / [`binary_reference`], computed in `f64`.
+//! Contract: `out[i] = f(x[i * sx])` (unary) and `out[i] = f(a[i * sa], b[i * sb])` (binary and
+//! comparison) for `i < out.len()`. Inputs may be any length that covers the strided reads; `out`
+//! is write-only. One `#[inline(always)]` body is compiled once per [`Isa`]: the portable path and
+//! an AVX2+FMA path under `#[target_feature]` (see `simd/`). The scalar references that tests
+//! compare against are [`unary_reference`], [`binary_reference`] and [`compare_reference`],
+//! computed in `f64`.
 //!
 //! The unary ops themselves (forward, derivative, references) are the table of
 //! [`crate::unary_ops`]; this module runs them over rows.
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 
 pub use crate::unary_ops::{UnaryOp, unary_reference};
 
-/// A binary elementwise op.
+/// A binary arithmetic op (differentiable; comparisons are [`CompareOp`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
     /// `a + b`
@@ -34,6 +35,12 @@ pub enum BinaryOp {
     Maximum,
     /// `min(a, b)`; NaN if either is NaN (as `torch.minimum`).
     Minimum,
+}
+
+/// A comparison, giving `1` where it holds and `0` elsewhere in the element type (descent has no
+/// bool dtype). Comparisons with NaN are false, except `Ne`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompareOp {
     /// `1` where `a == b`, else `0`.
     Eq,
     /// `1` where `a != b`, else `0`.
@@ -46,6 +53,34 @@ pub enum BinaryOp {
     Gt,
     /// `1` where `a >= b`, else `0`.
     Ge,
+}
+
+impl CompareOp {
+    /// Every comparison.
+    pub const ALL: [CompareOp; 6] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Gt,
+        CompareOp::Ge,
+    ];
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::BinaryOp {}
+    impl Sealed for super::CompareOp {}
+}
+
+/// A two-operand elementwise op: [`BinaryOp`] or [`CompareOp`] (sealed: exactly these two).
+///
+/// The row, contiguous and strided entry points ([`binary_row`], [`binary`],
+/// [`crate::strided::binary`]) take either.
+pub trait ZipOp: sealed::Sealed + Copy + Send + Sync + std::fmt::Debug {
+    /// The body every ISA compiles: `out[i] = self(a[i * sa], b[i * sb])`, one `match` outside
+    /// the loop. Call [`binary_row`] instead, which checks the lengths and picks the path.
+    fn row_body<T: Float>(self, a: &[T], sa: usize, b: &[T], sb: usize, out: &mut [T]);
 }
 
 #[inline(always)]
@@ -81,35 +116,37 @@ fn zip<T: Float>(a: &[T], sa: usize, b: &[T], sb: usize, out: &mut [T], f: impl 
     }
 }
 
+impl ZipOp for BinaryOp {
+    #[inline(always)]
+    fn row_body<T: Float>(self, a: &[T], sa: usize, b: &[T], sb: usize, out: &mut [T]) {
+        match self {
+            BinaryOp::Add => zip(a, sa, b, sb, out, |x, y| x + y),
+            BinaryOp::Sub => zip(a, sa, b, sb, out, |x, y| x - y),
+            BinaryOp::Mul => zip(a, sa, b, sb, out, |x, y| x * y),
+            BinaryOp::Div => zip(a, sa, b, sb, out, |x, y| x / y),
+            BinaryOp::Pow => zip(a, sa, b, sb, out, |x, y| x.powf(y)),
+            BinaryOp::Maximum => zip(a, sa, b, sb, out, |x, y| x.max_nan(y)),
+            BinaryOp::Minimum => zip(a, sa, b, sb, out, |x, y| x.min_nan(y)),
+        }
+    }
+}
+
 #[inline(always)]
 fn flag<T: Float>(c: bool) -> T {
     if c { T::ONE } else { T::ZERO }
 }
 
-/// The body every ISA compiles for binary ops.
-#[inline(always)]
-pub(crate) fn binary_row_body<T: Float>(
-    op: BinaryOp,
-    a: &[T],
-    sa: usize,
-    b: &[T],
-    sb: usize,
-    out: &mut [T],
-) {
-    match op {
-        BinaryOp::Add => zip(a, sa, b, sb, out, |x, y| x + y),
-        BinaryOp::Sub => zip(a, sa, b, sb, out, |x, y| x - y),
-        BinaryOp::Mul => zip(a, sa, b, sb, out, |x, y| x * y),
-        BinaryOp::Div => zip(a, sa, b, sb, out, |x, y| x / y),
-        BinaryOp::Pow => zip(a, sa, b, sb, out, |x, y| x.powf(y)),
-        BinaryOp::Maximum => zip(a, sa, b, sb, out, |x, y| x.max_nan(y)),
-        BinaryOp::Minimum => zip(a, sa, b, sb, out, |x, y| x.min_nan(y)),
-        BinaryOp::Eq => zip(a, sa, b, sb, out, |x, y| flag(x == y)),
-        BinaryOp::Ne => zip(a, sa, b, sb, out, |x, y| flag(x != y)),
-        BinaryOp::Lt => zip(a, sa, b, sb, out, |x, y| flag(x < y)),
-        BinaryOp::Le => zip(a, sa, b, sb, out, |x, y| flag(x <= y)),
-        BinaryOp::Gt => zip(a, sa, b, sb, out, |x, y| flag(x > y)),
-        BinaryOp::Ge => zip(a, sa, b, sb, out, |x, y| flag(x >= y)),
+impl ZipOp for CompareOp {
+    #[inline(always)]
+    fn row_body<T: Float>(self, a: &[T], sa: usize, b: &[T], sb: usize, out: &mut [T]) {
+        match self {
+            CompareOp::Eq => zip(a, sa, b, sb, out, |x, y| flag(x == y)),
+            CompareOp::Ne => zip(a, sa, b, sb, out, |x, y| flag(x != y)),
+            CompareOp::Lt => zip(a, sa, b, sb, out, |x, y| flag(x < y)),
+            CompareOp::Le => zip(a, sa, b, sb, out, |x, y| flag(x <= y)),
+            CompareOp::Gt => zip(a, sa, b, sb, out, |x, y| flag(x > y)),
+            CompareOp::Ge => zip(a, sa, b, sb, out, |x, y| flag(x >= y)),
+        }
     }
 }
 
@@ -125,13 +162,14 @@ pub fn unary_row<T: Float>(isa: Isa, op: UnaryOp, x: &[T], sx: usize, out: &mut 
     }
 }
 
-/// `out[i] = op(a[i * sa], b[i * sb])` on one row, on the given path, on this thread.
+/// `out[i] = op(a[i * sa], b[i * sb])` on one row, on the given path, on this thread; `op` is a
+/// [`BinaryOp`] or a [`CompareOp`].
 ///
 /// # Panics
 /// If `isa` is not supported by this CPU, or an input is too short for the strided reads.
-pub fn binary_row<T: Float>(
+pub fn binary_row<T: Float, O: ZipOp>(
     isa: Isa,
-    op: BinaryOp,
+    op: O,
     a: &[T],
     sa: usize,
     b: &[T],
@@ -141,7 +179,7 @@ pub fn binary_row<T: Float>(
     check_len("binary_row", a.len(), sa, out.len());
     check_len("binary_row", b.len(), sb, out.len());
     match isa {
-        Isa::Fallback => binary_row_body(op, a, sa, b, sb, out),
+        Isa::Fallback => op.row_body(a, sa, b, sb, out),
         Isa::Avx2Fma => crate::simd::binary_row_avx2(op, a, sa, b, sb, out),
     }
 }
@@ -168,8 +206,9 @@ pub fn unary<T: Float>(op: UnaryOp, x: &[T], out: &mut [T]) {
     }
 }
 
-/// `out = op(a, b)` on contiguous slices of equal length: default path, parallel above the threshold.
-pub fn binary<T: Float>(op: BinaryOp, a: &[T], b: &[T], out: &mut [T]) {
+/// `out = op(a, b)` on contiguous slices of equal length, for a [`BinaryOp`] or a [`CompareOp`]:
+/// default path, parallel above the threshold.
+pub fn binary<T: Float, O: ZipOp>(op: O, a: &[T], b: &[T], out: &mut [T]) {
     assert!(
         a.len() == out.len() && b.len() == out.len(),
         "binary: input and output lengths differ"
@@ -186,7 +225,6 @@ pub fn binary<T: Float>(op: BinaryOp, a: &[T], b: &[T], out: &mut [T]) {
 
 /// The scalar reference of a binary op, in `f64`.
 pub fn binary_reference(op: BinaryOp, a: f64, b: f64) -> f64 {
-    let flag = |c: bool| if c { 1.0 } else { 0.0 };
     match op {
         BinaryOp::Add => a + b,
         BinaryOp::Sub => a - b,
@@ -195,13 +233,20 @@ pub fn binary_reference(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::Pow => a.powf(b),
         BinaryOp::Maximum => nan_or(a, b, a.max(b)),
         BinaryOp::Minimum => nan_or(a, b, a.min(b)),
-        BinaryOp::Eq => flag(a == b),
-        BinaryOp::Ne => flag(a != b),
-        BinaryOp::Lt => flag(a < b),
-        BinaryOp::Le => flag(a <= b),
-        BinaryOp::Gt => flag(a > b),
-        BinaryOp::Ge => flag(a >= b),
     }
+}
+
+/// The scalar reference of a comparison, in `f64`: `1.0` where it holds, else `0.0`.
+pub fn compare_reference(op: CompareOp, a: f64, b: f64) -> f64 {
+    let holds = match op {
+        CompareOp::Eq => a == b,
+        CompareOp::Ne => a != b,
+        CompareOp::Lt => a < b,
+        CompareOp::Le => a <= b,
+        CompareOp::Gt => a > b,
+        CompareOp::Ge => a >= b,
+    };
+    if holds { 1.0 } else { 0.0 }
 }
 
 /// `v`, or NaN if `a` or `b` is NaN: the references of the NaN-propagating `maximum`/`minimum`.

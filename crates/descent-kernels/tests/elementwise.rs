@@ -9,7 +9,8 @@ mod common;
 
 use common::{LENS, assert_all_close, bits, eps, isas, name, rng};
 use descent_kernels::elementwise::{
-    self, BinaryOp, UnaryOp, binary_reference, binary_row, unary_reference, unary_row,
+    self, BinaryOp, CompareOp, UnaryOp, ZipOp, binary_reference, binary_row, compare_reference,
+    unary_reference, unary_row,
 };
 use descent_kernels::{Float, Isa};
 use rand::Rng;
@@ -144,13 +145,15 @@ const BINARY_CASES: &[(BinaryOp, Domain, Domain, Tol)] = &[
     (BinaryOp::Maximum, Domain::Ties, Domain::Ties, Tol::Exact),
     (BinaryOp::Minimum, Domain::Any, Domain::Any, Tol::Exact),
     (BinaryOp::Minimum, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Eq, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Ne, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Lt, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Le, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Gt, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Ge, Domain::Ties, Domain::Ties, Tol::Exact),
 ];
+
+/// Every comparison, on operands with many ties.
+fn compare_cases() -> Vec<(CompareOp, Domain, Domain, Tol)> {
+    CompareOp::ALL
+        .iter()
+        .map(|&op| (op, Domain::Ties, Domain::Ties, Tol::Exact))
+        .collect()
+}
 
 /// Shortest input that covers `n` reads at stride `s` (empty for `n = 0`).
 fn strided_len(n: usize, s: usize) -> usize {
@@ -181,9 +184,15 @@ fn unary_rows_match_reference<T: Float>(isa: Isa) {
     }
 }
 
-fn binary_rows_match_reference<T: Float>(isa: Isa) {
-    let mut rng = rng(0x5eed_0002);
-    for &(op, da, db, tol) in BINARY_CASES {
+/// Binary ops and comparisons alike: `reference` is `binary_reference` or `compare_reference`.
+fn zip_rows_match_reference<T: Float, O: ZipOp>(
+    isa: Isa,
+    seed: u64,
+    cases: &[(O, Domain, Domain, Tol)],
+    reference: fn(O, f64, f64) -> f64,
+) {
+    let mut rng = rng(seed);
+    for &(op, da, db, tol) in cases {
         for &n in &LENS {
             for sa in 0..=3 {
                 for sb in 0..=3 {
@@ -199,12 +208,17 @@ fn binary_rows_match_reference<T: Float>(isa: Isa) {
                                 name::<T>()
                             )
                         };
-                        check(o, binary_reference(op, x.to_f64(), y.to_f64()), tol, &ctx);
+                        check(o, reference(op, x.to_f64(), y.to_f64()), tol, &ctx);
                     }
                 }
             }
         }
     }
+}
+
+fn binary_rows_match_reference<T: Float>(isa: Isa) {
+    zip_rows_match_reference::<T, _>(isa, 0x5eed_0002, BINARY_CASES, binary_reference);
+    zip_rows_match_reference::<T, _>(isa, 0x5eed_0005, &compare_cases(), compare_reference);
 }
 
 #[test]
@@ -239,6 +253,32 @@ fn binary_row_avx2_matches_reference() {
     binary_rows_match_reference::<f64>(Isa::Avx2Fma);
 }
 
+/// `run` (a row kernel writing `n` results) gives the same bits on every path as on the
+/// portable one.
+fn paths_agree<T: Float>(n: usize, what: &dyn Fn() -> String, run: impl Fn(Isa, &mut [T])) {
+    let mut want = vec![T::ZERO; n];
+    run(Isa::Fallback, &mut want);
+    for isa in isas() {
+        let mut got = vec![T::ZERO; n];
+        run(isa, &mut got);
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "{isa:?} {} {} n={n}",
+            name::<T>(),
+            what()
+        );
+    }
+}
+
+/// `op` on operands drawn from `da` and `db` gives the same bits on every path.
+fn zip_paths_agree<T: Float, O: ZipOp>(rng: &mut StdRng, n: usize, op: O, da: Domain, db: Domain) {
+    let (a, b): (Vec<T>, Vec<T>) = (fill(rng, n, da), fill(rng, n, db));
+    paths_agree(n, &|| format!("{op:?}"), |isa, out| {
+        binary_row(isa, op, &a, 1, &b, 1, out)
+    });
+}
+
 /// Every path computes the same IEEE operations in the same order, so results agree bit for bit
 /// with the portable path (no FMA contraction, same libm calls).
 fn isa_paths_agree<T: Float>() {
@@ -246,34 +286,15 @@ fn isa_paths_agree<T: Float>() {
     for &n in &[0, 1, 9, 17, 33, 1000] {
         for &(op, dom, _) in UNARY_CASES {
             let x: Vec<T> = fill(&mut rng, n, dom);
-            let mut want = vec![T::ZERO; n];
-            unary_row(Isa::Fallback, op, &x, 1, &mut want);
-            for isa in isas() {
-                let mut got = vec![T::ZERO; n];
-                unary_row(isa, op, &x, 1, &mut got);
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "{isa:?} {} {op:?} n={n}",
-                    name::<T>()
-                );
-            }
+            paths_agree(n, &|| format!("{op:?}"), |isa, out| {
+                unary_row(isa, op, &x, 1, out)
+            });
         }
         for &(op, da, db, _) in BINARY_CASES {
-            let a: Vec<T> = fill(&mut rng, n, da);
-            let b: Vec<T> = fill(&mut rng, n, db);
-            let mut want = vec![T::ZERO; n];
-            binary_row(Isa::Fallback, op, &a, 1, &b, 1, &mut want);
-            for isa in isas() {
-                let mut got = vec![T::ZERO; n];
-                binary_row(isa, op, &a, 1, &b, 1, &mut got);
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "{isa:?} {} {op:?} n={n}",
-                    name::<T>()
-                );
-            }
+            zip_paths_agree::<T, _>(&mut rng, n, op, da, db);
+        }
+        for (op, da, db, _) in compare_cases() {
+            zip_paths_agree::<T, _>(&mut rng, n, op, da, db);
         }
     }
 }
@@ -337,11 +358,8 @@ fn nan_propagates<T: Float>(isa: Isa) {
         assert!(out.iter().all(|v| v.is_nan()), "{}", ctx("broadcast NaN"));
     }
     // Comparisons with NaN: only `!=` holds.
-    for (op, want) in [
-        (BinaryOp::Eq, 0.0),
-        (BinaryOp::Ne, 1.0),
-        (BinaryOp::Lt, 0.0),
-    ] {
+    for op in CompareOp::ALL {
+        let want = if op == CompareOp::Ne { 1.0 } else { 0.0 };
         let mut out = vec![T::ZERO; 1];
         binary_row(isa, op, &[nan], 1, &[T::ONE], 1, &mut out);
         assert_eq!(out[0].to_f64(), want, "{}", ctx(&format!("{op:?}(NaN, 1)")));

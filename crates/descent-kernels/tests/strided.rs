@@ -1,12 +1,14 @@
-//! N-dimensional strided walks (`strided::{unary, binary, select, copy}`) against a naive
-//! odometer over every multi-index, on random shapes (rank 0 to 4, empty dimensions included)
+//! N-dimensional strided walks (`strided::{unary, binary, select, copy}`; binary ops and
+//! comparisons) against a naive odometer over every multi-index, on random shapes (rank 0 to 4, empty dimensions included)
 //! and random layouts: permuted (transposed) dimensions, gaps (every-other element), broadcast
 //! dimensions (stride 0) and offsets, on every instruction-set path, in `f32` and `f64`.
 
 mod common;
 
 use common::{isas, name, rng};
-use descent_kernels::elementwise::{BinaryOp, UnaryOp, binary_reference, unary_reference};
+use descent_kernels::elementwise::{
+    BinaryOp, CompareOp, UnaryOp, ZipOp, binary_reference, compare_reference, unary_reference,
+};
 use descent_kernels::strided::{self, Strided};
 use descent_kernels::{Float, Isa};
 use proptest::prelude::*;
@@ -112,21 +114,22 @@ fn unary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: UnaryOp, lo: f64, hi: f6
     }
 }
 
-fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
+/// `op` (a binary op or a comparison) over random strided layouts of `a` and `b`, drawn
+/// uniformly from `ra` and `rb`, against `reference`: within `tol` relative and absolute, or
+/// exactly in `T` if `tol` is 0.
+fn zip_case<T: Float, O: ZipOp>(
+    rng: &mut StdRng,
+    isa: Isa,
+    op: O,
+    reference: fn(O, f64, f64) -> f64,
+    (ra, rb): ((f64, f64), (f64, f64)),
+    tol: f64,
+) {
     let shape = random_shape(rng);
     let la = layout(rng, &shape, true);
     let lb = layout(rng, &shape, true);
-    let (a, b): (Vec<T>, Vec<T>) = if op == BinaryOp::Pow {
-        (
-            common::uniform(rng, la.len, 0.1, 4.0),
-            common::uniform(rng, lb.len, -2.0, 2.0),
-        )
-    } else {
-        (
-            common::uniform(rng, la.len, -4.0, 4.0),
-            common::uniform(rng, lb.len, 0.25, 4.0),
-        )
-    };
+    let a: Vec<T> = common::uniform(rng, la.len, ra.0, ra.1);
+    let b: Vec<T> = common::uniform(rng, lb.len, rb.0, rb.1);
     let n: usize = shape.iter().product();
     let mut out = vec![T::from_f64(-7777.25); n];
     strided::binary(isa, op, &shape, view(&a, &la), view(&b, &lb), &mut out);
@@ -134,11 +137,11 @@ fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
         .into_iter()
         .zip(offsets(&shape, &lb))
         .map(|(oa, ob)| {
-            let r = binary_reference(op, a[oa].to_f64(), b[ob].to_f64());
-            if op == BinaryOp::Pow {
-                r
-            } else {
+            let r = reference(op, a[oa].to_f64(), b[ob].to_f64());
+            if tol == 0.0 {
                 T::from_f64(r).to_f64() // exact ops
+            } else {
+                r
             }
         })
         .collect();
@@ -150,18 +153,23 @@ fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
         lb.strides,
         lb.offset
     );
-    let tol = if op == BinaryOp::Pow {
-        if T::BYTES == 4 { 1e-5 } else { 1e-13 }
-    } else {
-        0.0
-    };
     common::assert_all_close(&out, &want, tol, tol, &what);
+}
+
+fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
+    let (ranges, tol) = if op == BinaryOp::Pow {
+        let approx = if T::BYTES == 4 { 1e-5 } else { 1e-13 };
+        (((0.1, 4.0), (-2.0, 2.0)), approx)
+    } else {
+        (((-4.0, 4.0), (0.25, 4.0)), 0.0) // exact ops
+    };
+    zip_case::<T, _>(rng, isa, op, binary_reference, ranges, tol);
 }
 
 fn strided_matches_reference<T: Float>(isa: Isa, seed: u64) {
     let mut rng = rng(seed);
     let approx = if T::BYTES == 4 { 1e-5 } else { 1e-13 };
-    for _ in 0..150 {
+    for i in 0..150 {
         unary_case::<T>(&mut rng, isa, UnaryOp::Neg, -4.0, 4.0, 0.0);
         unary_case::<T>(&mut rng, isa, UnaryOp::MulScalar(1.0), -4.0, 4.0, 0.0);
         unary_case::<T>(&mut rng, isa, UnaryOp::Sqrt, 0.0, 4.0, 0.0);
@@ -173,10 +181,19 @@ fn strided_matches_reference<T: Float>(isa: Isa, seed: u64) {
             BinaryOp::Div,
             BinaryOp::Pow,
             BinaryOp::Maximum,
-            BinaryOp::Lt,
+            BinaryOp::Minimum,
         ] {
             binary_case::<T>(&mut rng, isa, op);
         }
+        let op = CompareOp::ALL[i % CompareOp::ALL.len()];
+        zip_case::<T, _>(
+            &mut rng,
+            isa,
+            op,
+            compare_reference,
+            ((-2.0, 2.0), (-2.0, 2.0)),
+            0.0,
+        );
     }
 }
 
