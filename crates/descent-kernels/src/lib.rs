@@ -29,8 +29,9 @@ mod simd;
 pub mod softmax;
 pub mod special;
 pub mod strided;
+pub mod unary_ops;
 
 pub use cpu_features::{Isa, isa};
-pub use elementwise::{BinaryOp, UnaryOp};
+pub use elementwise::{BinaryOp, CompareOp, UnaryOp, ZipOp};
 pub use float::Float;
 pub use reduce::{ReduceOp, Reduction};

@@ -1,4 +1,4 @@
-//! Special functions the elementwise kernels need: `erf` and the exact GELU.
+//! Special functions the elementwise kernels need: `erf`, the exact GELU and its derivative.
 //!
 //! Computed in `f64` for both element types, accurate to about 1e-15, so the f64 gradient checks
 //! of `gelu` see a function whose derivative is `Phi(x) + x phi(x)` to that accuracy.
@@ -47,6 +47,12 @@ pub fn erf(x: f64) -> f64 {
 #[inline]
 pub fn gelu(x: f64) -> f64 {
     0.5 * x * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2))
+}
+
+/// The derivative of the exact GELU, `d/dx [x Phi(x)] = Phi(x) + x phi(x)`.
+pub fn gelu_derivative(x: f64) -> f64 {
+    let phi = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    0.5 * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2)) + x * phi
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! element (broadcasting). The walks first merge dimensions that are contiguous in every operand,
 //! so the common cases become one long row, then call the row kernels of [`crate::elementwise`].
 
-use crate::elementwise::{BinaryOp, UnaryOp, binary_row, unary_row};
+use crate::elementwise::{UnaryOp, ZipOp, binary_row, unary_row};
 use crate::float::Float;
 use crate::parallel::{CHUNK, worth_parallel};
 use crate::{Isa, isa};
@@ -185,13 +185,14 @@ pub fn unary<T: Float>(isa: Isa, op: UnaryOp, shape: &[usize], x: Strided<'_, T>
     });
 }
 
-/// `out = op(a, b)` over strided `a` and `b` of the common (already broadcast) `shape`.
+/// `out = op(a, b)` over strided `a` and `b` of the common (already broadcast) `shape`, for a
+/// binary op or a comparison.
 ///
 /// # Panics
 /// If `out.len()` is not the element count of `shape` or a read would fall outside a buffer.
-pub fn binary<T: Float>(
+pub fn binary<T: Float, O: ZipOp>(
     isa: Isa,
-    op: BinaryOp,
+    op: O,
     shape: &[usize],
     a: Strided<'_, T>,
     b: Strided<'_, T>,

@@ -1,5 +1,6 @@
-//! Backward kernels against independent oracles: the fused unary gradients against the f64
-//! derivative reference (itself checked against finite differences of the forward reference),
+//! Backward kernels against independent oracles: the fused unary gradients of every op of the
+//! table against the f64 derivative reference (itself checked against finite differences of the
+//! forward reference),
 //! and the convolution and pooling gradients through the adjoint identity
 //! `<F(x), G> = <x, F^T(G)>`, which holds exactly for these linear maps (max pooling is linear
 //! once its argmax is fixed).
@@ -20,37 +21,18 @@ use descent_kernels::pool::{
 };
 use rand::Rng;
 
-/// Every unary op, with the input range where it is smooth.
+/// Every instance of `UnaryOp::samples()` with each input range where it is smooth
+/// (`common::unary_case`).
 fn unary_ops() -> Vec<(UnaryOp, f64, f64)> {
-    use UnaryOp::*;
-    vec![
-        (Neg, -3.0, 3.0),
-        (Abs, 0.1, 3.0),
-        (Exp, -3.0, 3.0),
-        (Log, 0.2, 3.0),
-        (Sqrt, 0.2, 3.0),
-        (Square, -3.0, 3.0),
-        (Recip, 0.2, 3.0),
-        (Tanh, -3.0, 3.0),
-        (Sigmoid, -6.0, 6.0),
-        (Relu, 0.1, 3.0),
-        (LeakyRelu(0.1), -3.0, -0.1),
-        (Gelu, -4.0, 4.0),
-        (Erf, -3.0, 3.0),
-        (Powf(2.5), 0.2, 3.0),
-        (Powf(0.0), 0.2, 3.0),
-        (Clamp(-1.0, 1.0), -0.9, 0.9),
-        (Clamp(-1.0, 1.0), 1.1, 3.0),
-        (AddScalar(2.0), -3.0, 3.0),
-        (MulScalar(-1.5), -3.0, 3.0),
-        (RsubScalar(1.0), -3.0, 3.0),
-        (RdivScalar(2.0), 0.2, 3.0),
-        (RpowScalar(1.7), -2.0, 2.0),
-        (MaximumScalar(0.5), 0.6, 3.0),
-        (MaximumScalar(0.5), -3.0, 0.4),
-        (MinimumScalar(0.5), -3.0, 0.4),
-        (MinimumScalar(0.5), 0.6, 3.0),
-    ]
+    UnaryOp::samples()
+        .into_iter()
+        .flat_map(|op| {
+            common::unary_case(op)
+                .smooth
+                .into_iter()
+                .map(move |(lo, hi)| (op, lo, hi))
+        })
+        .collect()
 }
 
 #[test]

@@ -1,132 +1,30 @@
 //! Elementwise row kernels against their `f64` references, on every instruction-set path, for
 //! every length of `common::LENS` and every stride 0..=3, in `f32` and `f64`.
 //!
+//! The unary ops are every instance of `UnaryOp::samples()`, each on the input domain and at the
+//! tolerance of its line in `common::unary_case`.
 //! "Exact" ops are a single IEEE operation (or a selection): the `f32` result must equal the `f64`
 //! reference rounded to `f32` (double rounding is innocuous for `+ - * / sqrt` since
 //! 53 >= 2 * 24 + 2), and the `f64` result must equal the reference.
 
 mod common;
 
-use common::{LENS, assert_all_close, bits, eps, isas, name, rng};
+use common::{Domain, LENS, Tol, assert_all_close, bits, eps, fill, isas, name, rng, unary_case};
 use descent_kernels::elementwise::{
-    self, BinaryOp, UnaryOp, binary_reference, binary_row, unary_reference, unary_row,
+    self, BinaryOp, CompareOp, UnaryOp, ZipOp, binary_reference, binary_row, compare_reference,
+    unary_reference, unary_row,
 };
 use descent_kernels::{Float, Isa};
-use rand::Rng;
 use rand::rngs::StdRng;
-
-/// Where an op's inputs are drawn from.
-#[derive(Clone, Copy, Debug)]
-enum Domain {
-    /// `[-10, 10)` with exact specials (`0`, `-0`, `±1`, `±0.5`) sprinkled in.
-    Any,
-    /// `[0.01, 10)`: `log`, `sqrt`, `powf` with a fractional exponent.
-    Positive,
-    /// `±[0.1, 10)`: divisors.
-    NonZero,
-    /// `[-20, 20)`: arguments of `exp` and `sigmoid`.
-    Wide,
-    /// `[-3, 3)`: exponents.
-    Exponent,
-    /// Integers in `[-3, 3]`: comparisons and `maximum` with many ties.
-    Ties,
-}
-
-fn sample(rng: &mut StdRng, d: Domain) -> f64 {
-    match d {
-        Domain::Any => {
-            if rng.random_range(0..8) == 0 {
-                [0.0, -0.0, 1.0, -1.0, 0.5, -0.5][rng.random_range(0..6)]
-            } else {
-                rng.random_range(-10.0..10.0)
-            }
-        }
-        Domain::Positive => rng.random_range(0.01..10.0),
-        Domain::NonZero => {
-            let m = rng.random_range(0.1..10.0);
-            if rng.random() { m } else { -m }
-        }
-        Domain::Wide => rng.random_range(-20.0..20.0),
-        Domain::Exponent => rng.random_range(-3.0..3.0),
-        Domain::Ties => rng.random_range(-3i32..=3) as f64,
-    }
-}
-
-fn fill<T: Float>(rng: &mut StdRng, n: usize, d: Domain) -> Vec<T> {
-    (0..n).map(|_| T::from_f64(sample(rng, d))).collect()
-}
-
-/// How close a result must be to the reference.
-#[derive(Clone, Copy, Debug)]
-enum Tol {
-    /// Equal to the reference rounded to the element type.
-    Exact,
-    /// Within `1e-5` relative (`f32`) / `1e-13` (`f64`), plus a tiny absolute slack.
-    Approx,
-    /// As `Approx`, but `5e-14` absolute in `f64`: `erf`'s series loses a few digits to
-    /// cancellation near `|x| = 2.5` (absolute error up to about 6e-15), which `gelu`'s
-    /// `x / 2 * (1 + erf)` scales by `|x|` and the reference sees at a 1-ulp different argument.
-    Gelu,
-}
 
 #[track_caller]
 fn check<T: Float>(got: T, want: f64, tol: Tol, ctx: &dyn Fn() -> String) {
-    let ok = match tol {
-        Tol::Exact => {
-            let w = T::from_f64(want);
-            got == w || (got.is_nan() && w.is_nan())
-        }
-        Tol::Approx => {
-            let (rel, abs) = if T::BYTES == 4 {
-                (1e-5, 1e-6)
-            } else {
-                (1e-13, 1e-15)
-            };
-            common::close(got.to_f64(), want, rel, abs)
-        }
-        Tol::Gelu => {
-            let (rel, abs) = if T::BYTES == 4 {
-                (1e-5, 1e-6)
-            } else {
-                (1e-13, 5e-14)
-            };
-            common::close(got.to_f64(), want, rel, abs)
-        }
-    };
-    assert!(ok, "{}: got {got}, want {want} ({tol:?})", ctx());
+    assert!(
+        common::within(got, want, tol),
+        "{}: got {got}, want {want} ({tol:?})",
+        ctx()
+    );
 }
-
-const UNARY_CASES: &[(UnaryOp, Domain, Tol)] = &[
-    (UnaryOp::Neg, Domain::Any, Tol::Exact),
-    (UnaryOp::Abs, Domain::Any, Tol::Exact),
-    (UnaryOp::Exp, Domain::Wide, Tol::Approx),
-    (UnaryOp::Log, Domain::Positive, Tol::Approx),
-    (UnaryOp::Sqrt, Domain::Positive, Tol::Exact),
-    (UnaryOp::Square, Domain::Any, Tol::Exact),
-    (UnaryOp::Recip, Domain::NonZero, Tol::Exact),
-    (UnaryOp::Tanh, Domain::Any, Tol::Approx),
-    (UnaryOp::Sigmoid, Domain::Wide, Tol::Approx),
-    (UnaryOp::Relu, Domain::Any, Tol::Exact),
-    (UnaryOp::LeakyRelu(0.125), Domain::Any, Tol::Exact),
-    (UnaryOp::LeakyRelu(0.01), Domain::Any, Tol::Approx),
-    (UnaryOp::Gelu, Domain::Any, Tol::Gelu),
-    // erf is computed in f64 for both types, then rounded: exact.
-    (UnaryOp::Erf, Domain::Any, Tol::Exact),
-    (UnaryOp::Powf(2.5), Domain::Positive, Tol::Approx),
-    (UnaryOp::Powf(-1.5), Domain::Positive, Tol::Approx),
-    (UnaryOp::Powf(3.0), Domain::Any, Tol::Approx),
-    (UnaryOp::Powf(0.5), Domain::Positive, Tol::Approx),
-    (UnaryOp::Clamp(-2.5, 4.0), Domain::Any, Tol::Exact),
-    (UnaryOp::AddScalar(0.75), Domain::Any, Tol::Exact),
-    (UnaryOp::MulScalar(-3.5), Domain::Any, Tol::Exact),
-    (UnaryOp::MulScalar(1.0), Domain::Any, Tol::Exact),
-    (UnaryOp::RsubScalar(2.25), Domain::Any, Tol::Exact),
-    (UnaryOp::RdivScalar(1.5), Domain::NonZero, Tol::Exact),
-    (UnaryOp::RpowScalar(2.5), Domain::Any, Tol::Approx),
-    (UnaryOp::MaximumScalar(0.5), Domain::Ties, Tol::Exact),
-    (UnaryOp::MaximumScalar(0.5), Domain::Any, Tol::Exact),
-    (UnaryOp::MinimumScalar(-0.5), Domain::Any, Tol::Exact),
-];
 
 /// `(op, domain of a, domain of b, tolerance)`.
 const BINARY_CASES: &[(BinaryOp, Domain, Domain, Tol)] = &[
@@ -144,13 +42,15 @@ const BINARY_CASES: &[(BinaryOp, Domain, Domain, Tol)] = &[
     (BinaryOp::Maximum, Domain::Ties, Domain::Ties, Tol::Exact),
     (BinaryOp::Minimum, Domain::Any, Domain::Any, Tol::Exact),
     (BinaryOp::Minimum, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Eq, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Ne, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Lt, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Le, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Gt, Domain::Ties, Domain::Ties, Tol::Exact),
-    (BinaryOp::Ge, Domain::Ties, Domain::Ties, Tol::Exact),
 ];
+
+/// Every comparison, on operands with many ties.
+fn compare_cases() -> Vec<(CompareOp, Domain, Domain, Tol)> {
+    CompareOp::ALL
+        .iter()
+        .map(|&op| (op, Domain::Ties, Domain::Ties, Tol::Exact))
+        .collect()
+}
 
 /// Shortest input that covers `n` reads at stride `s` (empty for `n = 0`).
 fn strided_len(n: usize, s: usize) -> usize {
@@ -164,26 +64,33 @@ fn sentinel<T: Float>() -> T {
 
 fn unary_rows_match_reference<T: Float>(isa: Isa) {
     let mut rng = rng(0x5eed_0001);
-    for &(op, dom, tol) in UNARY_CASES {
+    for op in UnaryOp::samples() {
+        let case = unary_case(op);
         for &n in &LENS {
             for sx in 0..=3 {
-                let x: Vec<T> = fill(&mut rng, strided_len(n, sx), dom);
+                let x: Vec<T> = fill(&mut rng, strided_len(n, sx), case.domain);
                 let mut out = vec![sentinel::<T>(); n];
                 unary_row(isa, op, &x, sx, &mut out);
                 for (i, &o) in out.iter().enumerate() {
                     let v = x[i * sx];
                     let ctx =
                         || format!("{isa:?} {} {op:?} n={n} sx={sx} i={i} x={v}", name::<T>());
-                    check(o, unary_reference(op, v.to_f64()), tol, &ctx);
+                    check(o, unary_reference(op, v.to_f64()), case.tol, &ctx);
                 }
             }
         }
     }
 }
 
-fn binary_rows_match_reference<T: Float>(isa: Isa) {
-    let mut rng = rng(0x5eed_0002);
-    for &(op, da, db, tol) in BINARY_CASES {
+/// Binary ops and comparisons alike: `reference` is `binary_reference` or `compare_reference`.
+fn zip_rows_match_reference<T: Float, O: ZipOp>(
+    isa: Isa,
+    seed: u64,
+    cases: &[(O, Domain, Domain, Tol)],
+    reference: fn(O, f64, f64) -> f64,
+) {
+    let mut rng = rng(seed);
+    for &(op, da, db, tol) in cases {
         for &n in &LENS {
             for sa in 0..=3 {
                 for sb in 0..=3 {
@@ -199,12 +106,17 @@ fn binary_rows_match_reference<T: Float>(isa: Isa) {
                                 name::<T>()
                             )
                         };
-                        check(o, binary_reference(op, x.to_f64(), y.to_f64()), tol, &ctx);
+                        check(o, reference(op, x.to_f64(), y.to_f64()), tol, &ctx);
                     }
                 }
             }
         }
     }
+}
+
+fn binary_rows_match_reference<T: Float>(isa: Isa) {
+    zip_rows_match_reference::<T, _>(isa, 0x5eed_0002, BINARY_CASES, binary_reference);
+    zip_rows_match_reference::<T, _>(isa, 0x5eed_0005, &compare_cases(), compare_reference);
 }
 
 #[test]
@@ -239,41 +151,48 @@ fn binary_row_avx2_matches_reference() {
     binary_rows_match_reference::<f64>(Isa::Avx2Fma);
 }
 
+/// `run` (a row kernel writing `n` results) gives the same bits on every path as on the
+/// portable one.
+fn paths_agree<T: Float>(n: usize, what: &dyn Fn() -> String, run: impl Fn(Isa, &mut [T])) {
+    let mut want = vec![T::ZERO; n];
+    run(Isa::Fallback, &mut want);
+    for isa in isas() {
+        let mut got = vec![T::ZERO; n];
+        run(isa, &mut got);
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "{isa:?} {} {} n={n}",
+            name::<T>(),
+            what()
+        );
+    }
+}
+
+/// `op` on operands drawn from `da` and `db` gives the same bits on every path.
+fn zip_paths_agree<T: Float, O: ZipOp>(rng: &mut StdRng, n: usize, op: O, da: Domain, db: Domain) {
+    let (a, b): (Vec<T>, Vec<T>) = (fill(rng, n, da), fill(rng, n, db));
+    paths_agree(n, &|| format!("{op:?}"), |isa, out| {
+        binary_row(isa, op, &a, 1, &b, 1, out)
+    });
+}
+
 /// Every path computes the same IEEE operations in the same order, so results agree bit for bit
 /// with the portable path (no FMA contraction, same libm calls).
 fn isa_paths_agree<T: Float>() {
     let mut rng = rng(0x5eed_0003);
     for &n in &[0, 1, 9, 17, 33, 1000] {
-        for &(op, dom, _) in UNARY_CASES {
-            let x: Vec<T> = fill(&mut rng, n, dom);
-            let mut want = vec![T::ZERO; n];
-            unary_row(Isa::Fallback, op, &x, 1, &mut want);
-            for isa in isas() {
-                let mut got = vec![T::ZERO; n];
-                unary_row(isa, op, &x, 1, &mut got);
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "{isa:?} {} {op:?} n={n}",
-                    name::<T>()
-                );
-            }
+        for op in UnaryOp::samples() {
+            let x: Vec<T> = fill(&mut rng, n, unary_case(op).domain);
+            paths_agree(n, &|| format!("{op:?}"), |isa, out| {
+                unary_row(isa, op, &x, 1, out)
+            });
         }
         for &(op, da, db, _) in BINARY_CASES {
-            let a: Vec<T> = fill(&mut rng, n, da);
-            let b: Vec<T> = fill(&mut rng, n, db);
-            let mut want = vec![T::ZERO; n];
-            binary_row(Isa::Fallback, op, &a, 1, &b, 1, &mut want);
-            for isa in isas() {
-                let mut got = vec![T::ZERO; n];
-                binary_row(isa, op, &a, 1, &b, 1, &mut got);
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "{isa:?} {} {op:?} n={n}",
-                    name::<T>()
-                );
-            }
+            zip_paths_agree::<T, _>(&mut rng, n, op, da, db);
+        }
+        for (op, da, db, _) in compare_cases() {
+            zip_paths_agree::<T, _>(&mut rng, n, op, da, db);
         }
     }
 }
@@ -295,28 +214,28 @@ fn nan_propagates<T: Float>(isa: Isa) {
     }
     let ones = vec![T::ONE; n];
     let ctx = |what: &str| format!("{isa:?} {} {what}", name::<T>());
-    for op in [
-        UnaryOp::Relu,
-        UnaryOp::LeakyRelu(0.1),
-        UnaryOp::Clamp(-1.0, 1.0),
-        UnaryOp::MaximumScalar(0.0),
-        UnaryOp::MinimumScalar(0.0),
-        UnaryOp::Abs,
-        UnaryOp::Exp,
-        UnaryOp::Sigmoid,
-        UnaryOp::Gelu,
-        UnaryOp::Erf,
-    ] {
+    // NaN exactly where the reference has NaN: a NaN input, and `log`, `sqrt`, `powf` of the
+    // negative inputs.
+    for op in UnaryOp::samples() {
         let mut out = vec![T::ZERO; n];
         unary_row(isa, op, &x, 1, &mut out);
         for (i, &o) in out.iter().enumerate() {
             assert_eq!(
                 o.is_nan(),
-                nan_at.contains(&i),
+                unary_reference(op, x[i].to_f64()).is_nan(),
                 "{} at {i}",
                 ctx(&format!("{op:?}"))
             );
         }
+    }
+    // The ops docs/numerics.md names propagate NaN, as PyTorch.
+    for op in [
+        UnaryOp::Relu,
+        UnaryOp::Clamp(-1.0, 1.0),
+        UnaryOp::MaximumScalar(0.0),
+        UnaryOp::MinimumScalar(0.0),
+    ] {
+        assert!(unary_reference(op, f64::NAN).is_nan(), "{op:?}(NaN)");
     }
     for op in [BinaryOp::Maximum, BinaryOp::Minimum, BinaryOp::Add] {
         for (a, b) in [(&x, &ones), (&ones, &x)] {
@@ -337,11 +256,8 @@ fn nan_propagates<T: Float>(isa: Isa) {
         assert!(out.iter().all(|v| v.is_nan()), "{}", ctx("broadcast NaN"));
     }
     // Comparisons with NaN: only `!=` holds.
-    for (op, want) in [
-        (BinaryOp::Eq, 0.0),
-        (BinaryOp::Ne, 1.0),
-        (BinaryOp::Lt, 0.0),
-    ] {
+    for op in CompareOp::ALL {
+        let want = if op == CompareOp::Ne { 1.0 } else { 0.0 };
         let mut out = vec![T::ZERO; 1];
         binary_row(isa, op, &[nan], 1, &[T::ONE], 1, &mut out);
         assert_eq!(out[0].to_f64(), want, "{}", ctx(&format!("{op:?}(NaN, 1)")));

@@ -46,7 +46,7 @@ fn elementwise_invariant<T: Float>() {
         binary_row(isa(), op, &a, 1, &b, 1, &mut row);
         assert_eq!(bits(&par), bits(&row), "binary {op:?}: parallel vs one row");
     }
-    for op in [UnaryOp::Exp, UnaryOp::Gelu, UnaryOp::Sqrt] {
+    for op in UnaryOp::samples() {
         assert_thread_count_invariant(&format!("unary {op:?}"), || {
             let mut out = vec![T::ZERO; n];
             elementwise::unary(op, &a, &mut out);

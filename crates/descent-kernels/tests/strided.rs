@@ -1,12 +1,15 @@
-//! N-dimensional strided walks (`strided::{unary, binary, select, copy}`) against a naive
-//! odometer over every multi-index, on random shapes (rank 0 to 4, empty dimensions included)
-//! and random layouts: permuted (transposed) dimensions, gaps (every-other element), broadcast
-//! dimensions (stride 0) and offsets, on every instruction-set path, in `f32` and `f64`.
+//! N-dimensional strided walks (`strided::{unary, binary, select, copy}`; every op of the unary
+//! table, every binary op and comparison) against a naive odometer over every multi-index, on
+//! random shapes (rank 0 to 4, empty dimensions included) and random layouts: permuted
+//! (transposed) dimensions, gaps (every-other element), broadcast dimensions (stride 0) and
+//! offsets, on every instruction-set path, in `f32` and `f64`.
 
 mod common;
 
 use common::{isas, name, rng};
-use descent_kernels::elementwise::{BinaryOp, UnaryOp, binary_reference, unary_reference};
+use descent_kernels::elementwise::{
+    BinaryOp, CompareOp, UnaryOp, ZipOp, binary_reference, compare_reference, unary_reference,
+};
 use descent_kernels::strided::{self, Strided};
 use descent_kernels::{Float, Isa};
 use proptest::prelude::*;
@@ -87,46 +90,45 @@ fn view<'a, T>(data: &'a [T], l: &'a Layout) -> Strided<'a, T> {
     Strided::new(data, &l.strides, l.offset)
 }
 
-fn unary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: UnaryOp, lo: f64, hi: f64, tol: f64) {
+/// `op` over a random strided layout, on the domain and at the tolerance of its line in
+/// `common::unary_case`.
+fn unary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: UnaryOp) {
+    let case = common::unary_case(op);
     let shape = random_shape(rng);
     let l = layout(rng, &shape, true);
-    let data: Vec<T> = common::uniform(rng, l.len, lo, hi);
+    let data: Vec<T> = common::fill(rng, l.len, case.domain);
     let n: usize = shape.iter().product();
     let mut out = vec![T::from_f64(-7777.25); n];
     strided::unary(isa, op, &shape, view(&data, &l), &mut out);
-    let want: Vec<f64> = offsets(&shape, &l)
-        .into_iter()
-        .map(|o| unary_reference(op, data[o].to_f64()))
-        .collect();
-    let what = format!(
-        "{isa:?} {} {op:?} shape {shape:?} strides {:?} offset {}",
-        name::<T>(),
-        l.strides,
-        l.offset
-    );
-    if tol == 0.0 {
-        let want: Vec<f64> = want.iter().map(|&w| T::from_f64(w).to_f64()).collect();
-        common::assert_all_close(&out, &want, 0.0, 0.0, &what);
-    } else {
-        common::assert_all_close(&out, &want, tol, tol, &what);
+    for (i, o) in offsets(&shape, &l).into_iter().enumerate() {
+        let want = unary_reference(op, data[o].to_f64());
+        assert!(
+            common::within(out[i], want, case.tol),
+            "{isa:?} {} {op:?} shape {shape:?} strides {:?} offset {} at {i}: got {}, want {want}",
+            name::<T>(),
+            l.strides,
+            l.offset,
+            out[i]
+        );
     }
 }
 
-fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
+/// `op` (a binary op or a comparison) over random strided layouts of `a` and `b`, drawn
+/// uniformly from `ra` and `rb`, against `reference`: within `tol` relative and absolute, or
+/// exactly in `T` if `tol` is 0.
+fn zip_case<T: Float, O: ZipOp>(
+    rng: &mut StdRng,
+    isa: Isa,
+    op: O,
+    reference: fn(O, f64, f64) -> f64,
+    (ra, rb): ((f64, f64), (f64, f64)),
+    tol: f64,
+) {
     let shape = random_shape(rng);
     let la = layout(rng, &shape, true);
     let lb = layout(rng, &shape, true);
-    let (a, b): (Vec<T>, Vec<T>) = if op == BinaryOp::Pow {
-        (
-            common::uniform(rng, la.len, 0.1, 4.0),
-            common::uniform(rng, lb.len, -2.0, 2.0),
-        )
-    } else {
-        (
-            common::uniform(rng, la.len, -4.0, 4.0),
-            common::uniform(rng, lb.len, 0.25, 4.0),
-        )
-    };
+    let a: Vec<T> = common::uniform(rng, la.len, ra.0, ra.1);
+    let b: Vec<T> = common::uniform(rng, lb.len, rb.0, rb.1);
     let n: usize = shape.iter().product();
     let mut out = vec![T::from_f64(-7777.25); n];
     strided::binary(isa, op, &shape, view(&a, &la), view(&b, &lb), &mut out);
@@ -134,11 +136,11 @@ fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
         .into_iter()
         .zip(offsets(&shape, &lb))
         .map(|(oa, ob)| {
-            let r = binary_reference(op, a[oa].to_f64(), b[ob].to_f64());
-            if op == BinaryOp::Pow {
-                r
-            } else {
+            let r = reference(op, a[oa].to_f64(), b[ob].to_f64());
+            if tol == 0.0 {
                 T::from_f64(r).to_f64() // exact ops
+            } else {
+                r
             }
         })
         .collect();
@@ -150,22 +152,27 @@ fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
         lb.strides,
         lb.offset
     );
-    let tol = if op == BinaryOp::Pow {
-        if T::BYTES == 4 { 1e-5 } else { 1e-13 }
-    } else {
-        0.0
-    };
     common::assert_all_close(&out, &want, tol, tol, &what);
+}
+
+fn binary_case<T: Float>(rng: &mut StdRng, isa: Isa, op: BinaryOp) {
+    let (ranges, tol) = if op == BinaryOp::Pow {
+        let approx = if T::BYTES == 4 { 1e-5 } else { 1e-13 };
+        (((0.1, 4.0), (-2.0, 2.0)), approx)
+    } else {
+        (((-4.0, 4.0), (0.25, 4.0)), 0.0) // exact ops
+    };
+    zip_case::<T, _>(rng, isa, op, binary_reference, ranges, tol);
 }
 
 fn strided_matches_reference<T: Float>(isa: Isa, seed: u64) {
     let mut rng = rng(seed);
-    let approx = if T::BYTES == 4 { 1e-5 } else { 1e-13 };
-    for _ in 0..150 {
-        unary_case::<T>(&mut rng, isa, UnaryOp::Neg, -4.0, 4.0, 0.0);
-        unary_case::<T>(&mut rng, isa, UnaryOp::MulScalar(1.0), -4.0, 4.0, 0.0);
-        unary_case::<T>(&mut rng, isa, UnaryOp::Sqrt, 0.0, 4.0, 0.0);
-        unary_case::<T>(&mut rng, isa, UnaryOp::Exp, -4.0, 4.0, approx);
+    let samples = UnaryOp::samples();
+    for i in 0..150 {
+        // Four ops of the table per round, every op over the rounds.
+        for k in 0..4 {
+            unary_case::<T>(&mut rng, isa, samples[(4 * i + k) % samples.len()]);
+        }
         for op in [
             BinaryOp::Add,
             BinaryOp::Sub,
@@ -173,10 +180,19 @@ fn strided_matches_reference<T: Float>(isa: Isa, seed: u64) {
             BinaryOp::Div,
             BinaryOp::Pow,
             BinaryOp::Maximum,
-            BinaryOp::Lt,
+            BinaryOp::Minimum,
         ] {
             binary_case::<T>(&mut rng, isa, op);
         }
+        let op = CompareOp::ALL[i % CompareOp::ALL.len()];
+        zip_case::<T, _>(
+            &mut rng,
+            isa,
+            op,
+            compare_reference,
+            ((-2.0, 2.0), (-2.0, 2.0)),
+            0.0,
+        );
     }
 }
 
@@ -357,7 +373,7 @@ proptest! {
         for isa in isas() {
             binary_case::<f32>(&mut rng, isa, BinaryOp::Sub);
             binary_case::<f64>(&mut rng, isa, BinaryOp::Mul);
-            unary_case::<f32>(&mut rng, isa, UnaryOp::Neg, -1.0, 1.0, 0.0);
+            unary_case::<f32>(&mut rng, isa, UnaryOp::Neg);
         }
     }
 }

@@ -14,11 +14,17 @@ use crate::ops::{GradsIn, Op};
 use crate::shape::{Shape, broadcast_shapes};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::{BinaryOp, isa, strided};
+use descent_kernels::{BinaryOp, ZipOp, isa, strided};
 
 impl Tensor {
-    /// The shared forward of binary ops: checks types and shapes, broadcasts, runs the kernel.
-    pub(crate) fn try_zip(&self, rhs: &Tensor, op: BinaryOp, name: &'static str) -> Result<Tensor> {
+    /// The shared forward of binary ops and comparisons: checks types and shapes, broadcasts, runs
+    /// the kernel.
+    pub(crate) fn try_zip(
+        &self,
+        rhs: &Tensor,
+        op: impl ZipOp,
+        name: &'static str,
+    ) -> Result<Tensor> {
         if self.dtype() != rhs.dtype() {
             return Err(Error::DTypeMismatch {
                 op: name,
@@ -186,7 +192,7 @@ fn binary_saves(op: BinaryOp) -> (bool, bool, bool) {
         BinaryOp::Mul => (true, true, false),
         BinaryOp::Div => (false, true, true),
         BinaryOp::Pow => (true, true, true),
-        _ => (true, true, false),
+        BinaryOp::Maximum | BinaryOp::Minimum => (true, true, false),
     }
 }
 
@@ -243,7 +249,6 @@ impl BinaryNode {
                 };
                 (need_a.then(|| share(&a, &b)), need_b.then(|| share(&b, &a)))
             }
-            other => unreachable!("{other:?} is not differentiable and records no node"),
         };
         if let Some(da) = da {
             grads.set(0, da.try_sum_to(&self.a_shape)?);

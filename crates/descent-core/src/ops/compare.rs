@@ -10,7 +10,7 @@ use crate::ops::{GradsIn, Op};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var, or_panic_var};
-use descent_kernels::{BinaryOp, strided};
+use descent_kernels::{CompareOp, strided};
 
 macro_rules! compare_ops {
     ($($(#[$doc:meta])* $name:ident, $try_name:ident, $scalar:ident, $op:ident;)*) => {
@@ -21,7 +21,7 @@ macro_rules! compare_ops {
                 /// # Errors
                 /// If the shapes do not broadcast or the element types differ.
                 pub fn $try_name(&self, rhs: &Tensor) -> Result<Tensor> {
-                    self.try_zip(rhs, BinaryOp::$op, stringify!($name))
+                    self.try_zip(rhs, CompareOp::$op, stringify!($name))
                 }
 
                 $(#[$doc])*

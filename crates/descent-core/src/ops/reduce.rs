@@ -390,7 +390,7 @@ impl Var {
             let (save_x, save_y) = match kind {
                 Reduction::Sum | Reduction::Mean => (false, false),
                 Reduction::Var { .. } => (true, false),
-                _ => (true, true),
+                Reduction::Max | Reduction::Min | Reduction::LogSumExp => (true, true),
             };
             Ok(Recorded {
                 op: Op::Reduce(Box::new(ReduceNode {

@@ -1,8 +1,9 @@
 //! AVX2+FMA variants, selected at run time.
 
-use crate::elementwise::{BinaryOp, UnaryOp, binary_row_body, unary_row_body};
+use crate::elementwise::ZipOp;
 use crate::float::Float;
 use crate::reduce::{ReduceOp, reduce_row_body};
+use crate::unary_ops::{UnaryOp, unary_row_body};
 
 #[target_feature(enable = "avx2,fma")]
 fn unary_row_target<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
@@ -10,15 +11,15 @@ fn unary_row_target<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn binary_row_target<T: Float>(
-    op: BinaryOp,
+fn binary_row_target<T: Float, O: ZipOp>(
+    op: O,
     a: &[T],
     sa: usize,
     b: &[T],
     sb: usize,
     out: &mut [T],
 ) {
-    binary_row_body(op, a, sa, b, sb, out)
+    op.row_body(a, sa, b, sb, out)
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -41,9 +42,9 @@ pub(crate) fn unary_row_avx2<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mu
     unsafe { unary_row_target(op, x, sx, out) }
 }
 
-/// The AVX2 variant of [`crate::elementwise::binary_row`].
-pub(crate) fn binary_row_avx2<T: Float>(
-    op: BinaryOp,
+/// The AVX2 variant of [`crate::elementwise::binary_row`], for binary ops and comparisons alike.
+pub(crate) fn binary_row_avx2<T: Float, O: ZipOp>(
+    op: O,
     a: &[T],
     sa: usize,
     b: &[T],

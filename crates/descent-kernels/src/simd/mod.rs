@@ -17,8 +17,8 @@ pub(crate) fn unary_row_avx2<T: crate::Float>(_: crate::UnaryOp, _: &[T], _: usi
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn binary_row_avx2<T: crate::Float>(
-    _: crate::BinaryOp,
+pub(crate) fn binary_row_avx2<T: crate::Float, O: crate::ZipOp>(
+    _: O,
     _: &[T],
     _: usize,
     _: &[T],

@@ -1,7 +1,8 @@
-//! Helpers shared by the integration tests: seeded data, tolerances, thread pools, ISA lists.
+//! Helpers shared by the integration tests: seeded data, tolerances, thread pools, ISA lists,
+//! and how each unary op is tested ([`unary_case`]).
 #![allow(dead_code)] // Each test binary uses a different subset.
 
-use descent_kernels::{Float, Isa};
+use descent_kernels::{Float, Isa, UnaryOp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -112,5 +113,150 @@ pub fn assert_thread_count_invariant<T: Float>(what: &str, f: impl Fn() -> Vec<T
             bits(&par),
             "{what}: {threads} threads differ from 1 thread"
         );
+    }
+}
+
+/// Where an op's inputs are drawn from.
+#[derive(Clone, Copy, Debug)]
+pub enum Domain {
+    /// `[-10, 10)` with exact specials (`0`, `-0`, `±1`, `±0.5`) sprinkled in.
+    Any,
+    /// `[0.01, 10)`: `log`, `sqrt`, `powf` with a fractional exponent.
+    Positive,
+    /// `±[0.1, 10)`: divisors.
+    NonZero,
+    /// `[-20, 20)`: arguments of `exp` and `sigmoid`.
+    Wide,
+    /// `[-3, 3)`: exponents.
+    Exponent,
+    /// Integers in `[-3, 3]`: comparisons and `maximum` with many ties.
+    Ties,
+}
+
+/// One input drawn from `d`.
+pub fn sample(rng: &mut StdRng, d: Domain) -> f64 {
+    match d {
+        Domain::Any => {
+            if rng.random_range(0..8) == 0 {
+                [0.0, -0.0, 1.0, -1.0, 0.5, -0.5][rng.random_range(0..6)]
+            } else {
+                rng.random_range(-10.0..10.0)
+            }
+        }
+        Domain::Positive => rng.random_range(0.01..10.0),
+        Domain::NonZero => {
+            let m = rng.random_range(0.1..10.0);
+            if rng.random() { m } else { -m }
+        }
+        Domain::Wide => rng.random_range(-20.0..20.0),
+        Domain::Exponent => rng.random_range(-3.0..3.0),
+        Domain::Ties => rng.random_range(-3i32..=3) as f64,
+    }
+}
+
+/// `n` inputs drawn from `d`, rounded to `T`.
+pub fn fill<T: Float>(rng: &mut StdRng, n: usize, d: Domain) -> Vec<T> {
+    (0..n).map(|_| T::from_f64(sample(rng, d))).collect()
+}
+
+/// How close a result must be to the reference.
+#[derive(Clone, Copy, Debug)]
+pub enum Tol {
+    /// Equal to the reference rounded to the element type.
+    Exact,
+    /// Within `1e-5` relative (`f32`) / `1e-13` (`f64`), plus a tiny absolute slack.
+    Approx,
+    /// As `Approx`, but `5e-14` absolute in `f64`: `erf`'s series loses a few digits to
+    /// cancellation near `|x| = 2.5` (absolute error up to about 6e-15), which `gelu`'s
+    /// `x / 2 * (1 + erf)` scales by `|x|` and the reference sees at a 1-ulp different argument.
+    Gelu,
+}
+
+/// Whether `got` is within `tol` of the `f64` reference `want`.
+pub fn within<T: Float>(got: T, want: f64, tol: Tol) -> bool {
+    match tol {
+        Tol::Exact => {
+            let w = T::from_f64(want);
+            got == w || (got.is_nan() && w.is_nan())
+        }
+        Tol::Approx | Tol::Gelu => {
+            let (rel, abs) = match (T::BYTES, tol) {
+                (4, _) => (1e-5, 1e-6),
+                (_, Tol::Gelu) => (1e-13, 5e-14),
+                _ => (1e-13, 1e-15),
+            };
+            close(got.to_f64(), want, rel, abs)
+        }
+    }
+}
+
+/// How the kernel tests exercise a unary op.
+pub struct UnaryCase {
+    /// Where the forward test draws inputs.
+    pub domain: Domain,
+    /// How close the forward must be to `unary_reference`.
+    pub tol: Tol,
+    /// Intervals where the op is smooth (no kink, tie or pole within them): the derivative
+    /// tests draw inputs there and compare with finite differences.
+    pub smooth: Vec<(f64, f64)>,
+}
+
+/// `Exact` if the parameter is an `f32`, so `f32` arithmetic on it rounds once, as the reference.
+fn exact_if_f32(p: f64) -> Tol {
+    if p as f32 as f64 == p {
+        Tol::Exact
+    } else {
+        Tol::Approx
+    }
+}
+
+/// Each unary op's test line. The `match` is exhaustive: an op added to the table in
+/// `unary_ops.rs` does not compile here until it has its line, and then every kernel test that
+/// iterates `UnaryOp::samples()` tests it.
+pub fn unary_case(op: UnaryOp) -> UnaryCase {
+    use Domain::*;
+    use Tol::{Approx, Exact};
+    use UnaryOp::*;
+    let case = |domain, tol, smooth: &[(f64, f64)]| UnaryCase {
+        domain,
+        tol,
+        smooth: smooth.to_vec(),
+    };
+    match op {
+        Neg => case(Any, Exact, &[(-3.0, 3.0)]),
+        Abs => case(Any, Exact, &[(-3.0, -0.1), (0.1, 3.0)]),
+        Exp => case(Wide, Approx, &[(-3.0, 3.0)]),
+        Log => case(Positive, Approx, &[(0.2, 3.0)]),
+        Sqrt => case(Positive, Exact, &[(0.2, 3.0)]),
+        Square => case(Any, Exact, &[(-3.0, 3.0)]),
+        Recip => case(NonZero, Exact, &[(-3.0, -0.2), (0.2, 3.0)]),
+        Tanh => case(Any, Approx, &[(-3.0, 3.0)]),
+        Sigmoid => case(Wide, Approx, &[(-6.0, 6.0)]),
+        Relu => case(Any, Exact, &[(-3.0, -0.1), (0.1, 3.0)]),
+        LeakyRelu(a) => case(Any, exact_if_f32(a), &[(-3.0, -0.1), (0.1, 3.0)]),
+        Gelu => case(Any, Tol::Gelu, &[(-4.0, 4.0)]),
+        // erf is computed in f64 for both types, then rounded: exact.
+        Erf => case(Any, Exact, &[(-3.0, 3.0)]),
+        // Whole exponents are defined on negative bases too.
+        Powf(p) => case(
+            if p.fract() == 0.0 { Any } else { Positive },
+            Approx,
+            &[(0.2, 3.0)],
+        ),
+        Clamp(lo, hi) => case(
+            Any,
+            Exact,
+            &[
+                (lo - 3.0, lo - 0.1),
+                (lo + 0.1, hi - 0.1),
+                (hi + 0.1, hi + 3.0),
+            ],
+        ),
+        AddScalar(c) | MulScalar(c) | RsubScalar(c) => case(Any, exact_if_f32(c), &[(-3.0, 3.0)]),
+        RdivScalar(c) => case(NonZero, exact_if_f32(c), &[(-3.0, -0.2), (0.2, 3.0)]),
+        RpowScalar(_) => case(Any, Approx, &[(-2.0, 2.0)]),
+        MaximumScalar(c) | MinimumScalar(c) => {
+            case(Any, Exact, &[(c - 3.0, c - 0.1), (c + 0.1, c + 3.0)])
+        }
     }
 }
