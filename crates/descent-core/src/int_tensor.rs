@@ -37,7 +37,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct IntTensor {
     data: Arc<[i64]>,
-    layout: Layout,
+    pub(crate) layout: Layout,
 }
 
 impl IntTensor {
@@ -134,44 +134,9 @@ impl IntTensor {
         }
     }
 
-    /// The dimensions.
-    pub fn shape(&self) -> &[usize] {
-        &self.layout.shape
-    }
-
-    /// The dimensions as an owned [`Shape`].
-    pub fn dims(&self) -> Shape {
-        Shape::from_slice(&self.layout.shape)
-    }
-
-    /// The strides, in elements.
-    pub fn strides(&self) -> &[usize] {
-        &self.layout.strides
-    }
-
-    /// The layout (shape, strides and offset into the buffer).
-    pub fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
-    /// The number of dimensions.
-    pub fn rank(&self) -> usize {
-        self.layout.shape.len()
-    }
-
-    /// The number of elements.
-    pub fn numel(&self) -> usize {
-        self.layout.numel()
-    }
-
     /// Bytes of the elements this tensor views.
     pub fn nbytes(&self) -> usize {
         self.numel() * std::mem::size_of::<i64>()
-    }
-
-    /// Whether the elements are row-major with no gaps.
-    pub fn is_contiguous(&self) -> bool {
-        self.layout.is_contiguous()
     }
 
     /// Whether two tensors view the same buffer.

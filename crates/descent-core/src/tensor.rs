@@ -2,7 +2,8 @@
 
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{Error, Result, invalid};
-use crate::shape::{Layout, Shape};
+use crate::int_tensor::IntTensor;
+use crate::shape::Layout;
 use crate::storage::Storage;
 use descent_kernels::Float;
 use descent_kernels::buffer::Buffer;
@@ -47,64 +48,12 @@ impl Tensor {
         }
     }
 
-    /// The dimensions.
-    pub fn shape(&self) -> &[usize] {
-        &self.layout.shape
-    }
-
-    /// The dimensions as an owned [`Shape`].
-    pub fn dims(&self) -> Shape {
-        Shape::from_slice(&self.layout.shape)
-    }
-
-    /// The strides, in elements.
-    pub fn strides(&self) -> &[usize] {
-        &self.layout.strides
-    }
-
-    /// The layout (shape, strides and offset into the buffer).
-    pub fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
-    /// The number of dimensions.
-    pub fn rank(&self) -> usize {
-        self.layout.shape.len()
-    }
-
-    /// The number of elements.
-    pub fn numel(&self) -> usize {
-        self.layout.numel()
-    }
-
     /// The element type.
     pub fn dtype(&self) -> DType {
         match self.storage {
             Storage::F32(_) => DType::F32,
             Storage::F64(_) => DType::F64,
         }
-    }
-
-    /// The size of dimension `axis` (negative counts from the end).
-    ///
-    /// # Errors
-    /// If the axis is out of range.
-    pub fn try_dim(&self, axis: isize) -> Result<usize> {
-        Ok(self.shape()[crate::shape::normalize_axis("dim", axis, self.shape())?])
-    }
-
-    /// The size of dimension `axis` (negative counts from the end).
-    ///
-    /// # Panics
-    /// If the axis is out of range.
-    #[track_caller]
-    pub fn dim(&self, axis: isize) -> usize {
-        crate::error::or_panic(self.try_dim(axis))
-    }
-
-    /// Whether the elements are row-major with no gaps, so [`Tensor::contiguous`] costs nothing.
-    pub fn is_contiguous(&self) -> bool {
-        self.layout.is_contiguous()
     }
 
     /// Whether two tensors view the same buffer.
@@ -263,6 +212,63 @@ impl Tensor {
             e.iter().find(|v| !v.is_finite()).map(|v| if v.is_nan() { "NaN" } else { "inf" })
         })
     }
+}
+
+/// The layout accessors of a tensor type with a `layout: Layout` field ([`Tensor`] and
+/// [`IntTensor`](crate::IntTensor)), written once.
+macro_rules! layout_accessors {
+    ($($T:ident),*) => {$(
+        impl $T {
+            /// The dimensions.
+            pub fn shape(&self) -> &[usize] {
+                &self.layout.shape
+            }
+
+            /// The dimensions as an owned [`Shape`](crate::Shape).
+            pub fn dims(&self) -> crate::Shape {
+                crate::Shape::from_slice(&self.layout.shape)
+            }
+
+            /// The strides, in elements.
+            pub fn strides(&self) -> &[usize] {
+                &self.layout.strides
+            }
+
+            /// The layout (shape, strides and offset into the buffer).
+            pub fn layout(&self) -> &Layout {
+                &self.layout
+            }
+
+            /// The number of dimensions.
+            pub fn rank(&self) -> usize {
+                self.layout.shape.len()
+            }
+
+            /// The number of elements.
+            pub fn numel(&self) -> usize {
+                self.layout.numel()
+            }
+
+            /// Whether the elements are row-major with no gaps, so `contiguous()` costs nothing.
+            pub fn is_contiguous(&self) -> bool {
+                self.layout.is_contiguous()
+            }
+
+            /// The size of dimension `axis` (negative counts from the end).
+            ///
+            /// # Errors
+            /// If the axis is out of range.
+            pub fn try_dim(&self, axis: isize) -> Result<usize> {
+                Ok(self.shape()[crate::shape::normalize_axis("dim", axis, self.shape())?])
+            }
+        }
+    )*};
+}
+layout_accessors!(Tensor, IntTensor);
+
+crate::panicking::panicking! { Tensor, IntTensor:
+    /// The size of dimension `axis` (negative counts from the end).
+    dim = try_dim(axis: isize) -> usize;
 }
 
 /// What [`Tensor::from_parts`] takes: an element buffer that becomes a tensor's `Arc<[T]>`.

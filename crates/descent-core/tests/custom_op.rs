@@ -176,3 +176,12 @@ fn every_fallible_var_view_has_a_try_form() {
         &[] as &[usize]
     );
 }
+
+#[test]
+fn comparisons_on_vars_have_try_forms() {
+    let tape = Tape::new();
+    let x = tape.var(Tensor::zeros([2, 3]));
+    let e = x.try_eq(&tape.var(Tensor::zeros([4]))).unwrap_err();
+    assert!(e.to_string().starts_with("eq: [2, 3] and [4]"), "{e}");
+    assert!(!x.lt(&x).requires_grad());
+}

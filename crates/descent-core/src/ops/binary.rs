@@ -9,11 +9,12 @@
 //! splits it equally on ties (docs/numerics.md).
 
 use crate::dtype::with_dtype;
-use crate::error::{Error, Result, or_panic};
+use crate::error::{Error, Result};
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::{Shape, broadcast_shapes};
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 use descent_kernels::{BinaryOp, ZipOp, isa, strided};
 
 impl Tensor {
@@ -49,127 +50,6 @@ impl Tensor {
             strided::binary(isa(), op, &shape, a, b, &mut out);
             Tensor::from_parts(out, &shape)
         }))
-    }
-}
-
-macro_rules! binary_ops {
-    ($($(#[$doc:meta])* $name:ident, $try_name:ident, $op:ident;)*) => {
-        impl Tensor {
-            $(
-                $(#[$doc])*
-                ///
-                /// # Errors
-                /// If the shapes do not broadcast or the element types differ.
-                pub fn $try_name(&self, rhs: &Tensor) -> Result<Tensor> {
-                    self.try_zip(rhs, BinaryOp::$op, stringify!($name))
-                }
-
-                $(#[$doc])*
-                ///
-                /// # Panics
-                /// If the shapes do not broadcast or the element types differ; the message names
-                /// the op, both shapes and the failing dim.
-                #[track_caller]
-                pub fn $name(&self, rhs: &Tensor) -> Tensor {
-                    or_panic(self.$try_name(rhs))
-                }
-            )*
-        }
-    };
-}
-
-binary_ops! {
-    /// `a + b` with broadcasting.
-    add, try_add, Add;
-    /// `a - b` with broadcasting.
-    sub, try_sub, Sub;
-    /// `a * b` with broadcasting.
-    mul, try_mul, Mul;
-    /// `a / b` with broadcasting.
-    div, try_div, Div;
-    /// `a^b` with broadcasting.
-    pow, try_pow, Pow;
-    /// The larger of `a` and `b`, elementwise with broadcasting; NaN if either is NaN.
-    maximum, try_maximum, Maximum;
-    /// The smaller of `a` and `b`, elementwise with broadcasting; NaN if either is NaN.
-    minimum, try_minimum, Minimum;
-}
-
-macro_rules! operator {
-    ($trait:ident, $method:ident, $tensor_fn:ident, $scalar_fn:ident, $rscalar:expr) => {
-        impl std::ops::$trait<&Tensor> for &Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: &Tensor) -> Tensor {
-                self.$tensor_fn(rhs)
-            }
-        }
-        impl std::ops::$trait<Tensor> for Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor {
-                (&self).$tensor_fn(&rhs)
-            }
-        }
-        impl std::ops::$trait<&Tensor> for Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: &Tensor) -> Tensor {
-                (&self).$tensor_fn(rhs)
-            }
-        }
-        impl std::ops::$trait<Tensor> for &Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor {
-                self.$tensor_fn(&rhs)
-            }
-        }
-        impl std::ops::$trait<f64> for &Tensor {
-            type Output = Tensor;
-            fn $method(self, rhs: f64) -> Tensor {
-                self.$scalar_fn(rhs)
-            }
-        }
-        impl std::ops::$trait<f64> for Tensor {
-            type Output = Tensor;
-            fn $method(self, rhs: f64) -> Tensor {
-                (&self).$scalar_fn(rhs)
-            }
-        }
-        impl std::ops::$trait<&Tensor> for f64 {
-            type Output = Tensor;
-            fn $method(self, rhs: &Tensor) -> Tensor {
-                #[allow(clippy::redundant_closure_call)]
-                ($rscalar)(rhs, self)
-            }
-        }
-        impl std::ops::$trait<Tensor> for f64 {
-            type Output = Tensor;
-            fn $method(self, rhs: Tensor) -> Tensor {
-                #[allow(clippy::redundant_closure_call)]
-                ($rscalar)(&rhs, self)
-            }
-        }
-    };
-}
-
-operator!(Add, add, add, add_scalar, |t: &Tensor, c| t.add_scalar(c));
-operator!(Sub, sub, sub, sub_scalar, |t: &Tensor, c| t.rsub_scalar(c));
-operator!(Mul, mul, mul, mul_scalar, |t: &Tensor, c| t.mul_scalar(c));
-operator!(Div, div, div, div_scalar, |t: &Tensor, c| t.rdiv_scalar(c));
-
-impl std::ops::Neg for &Tensor {
-    type Output = Tensor;
-    fn neg(self) -> Tensor {
-        Tensor::neg(self)
-    }
-}
-
-impl std::ops::Neg for Tensor {
-    type Output = Tensor;
-    fn neg(self) -> Tensor {
-        Tensor::neg(&self)
     }
 }
 
@@ -283,8 +163,22 @@ impl Var {
     }
 }
 
-macro_rules! var_binary_ops {
+/// Declares each binary op once, for `Tensor` and `Var`: `try_<op>` (the `Var` form records a
+/// [`BinaryNode`]) and, through [`panicking!`], `<op>`.
+macro_rules! binary_ops {
     ($($(#[$doc:meta])* $name:ident, $try_name:ident, $op:ident;)*) => {
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Errors
+                /// If the shapes do not broadcast or the element types differ.
+                pub fn $try_name(&self, rhs: &Tensor) -> Result<Tensor> {
+                    self.try_zip(rhs, BinaryOp::$op, stringify!($name))
+                }
+            )*
+        }
+
         impl Var {
             $(
                 $(#[$doc])*
@@ -296,24 +190,22 @@ macro_rules! var_binary_ops {
                 pub fn $try_name(&self, rhs: &Var) -> Result<Var> {
                     self.try_zip_var(rhs, BinaryOp::$op, stringify!($name))
                 }
+            )*
+        }
 
+        panicking! { Tensor, Var:
+            $(
                 $(#[$doc])*
-                ///
-                /// # Panics
-                /// As the `try_` form errs, at the caller's line.
-                #[track_caller]
-                pub fn $name(&self, rhs: &Var) -> Var {
-                    or_panic_var(self.$try_name(rhs))
-                }
+                $name = $try_name(rhs: &Self) -> Self;
             )*
         }
     };
 }
 
-var_binary_ops! {
+binary_ops! {
     /// `a + b` with broadcasting; each gradient is `g` summed over the broadcast dims.
     add, try_add, Add;
-    /// `a - b` with broadcasting.
+    /// `a - b` with broadcasting; gradients `g` and `-g`.
     sub, try_sub, Sub;
     /// `a * b` with broadcasting; gradients `g b` and `g a`.
     mul, try_mul, Mul;
@@ -321,93 +213,105 @@ var_binary_ops! {
     div, try_div, Div;
     /// `a^b` with broadcasting; gradients `g b a^(b-1)` and `g a^b ln a`.
     pow, try_pow, Pow;
-    /// Elementwise maximum; the larger input takes the gradient, a tie splits it.
+    /// The larger of `a` and `b`, elementwise with broadcasting, NaN if either is NaN; the
+    /// larger input takes the gradient, a tie splits it.
     maximum, try_maximum, Maximum;
-    /// Elementwise minimum; the smaller input takes the gradient, a tie splits it.
+    /// The smaller of `a` and `b`, elementwise with broadcasting, NaN if either is NaN; the
+    /// smaller input takes the gradient, a tie splits it.
     minimum, try_minimum, Minimum;
 }
 
-macro_rules! var_operator {
-    ($trait:ident, $method:ident, $scalar_fn:ident, $rscalar:ident) => {
-        impl std::ops::$trait<&Var> for &Var {
-            type Output = Var;
+/// The operators `+ - * /` between two `$T`s (owned or borrowed) and between a `$T` and an
+/// `f64` on either side (`c - x` is `rsub_scalar`), and unary `-`: each calls the named method,
+/// which panics at the caller's line on a shape mismatch.
+macro_rules! operators {
+    ($T:ident: $($trait:ident, $method:ident, $scalar_fn:ident, $rscalar:ident;)*) => {$(
+        impl std::ops::$trait<&$T> for &$T {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: &Var) -> Var {
-                Var::$method(self, rhs)
+            fn $method(self, rhs: &$T) -> $T {
+                $T::$method(self, rhs)
             }
         }
-        impl std::ops::$trait<Var> for Var {
-            type Output = Var;
+        impl std::ops::$trait<$T> for $T {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: Var) -> Var {
-                Var::$method(&self, &rhs)
+            fn $method(self, rhs: $T) -> $T {
+                $T::$method(&self, &rhs)
             }
         }
-        impl std::ops::$trait<&Var> for Var {
-            type Output = Var;
+        impl std::ops::$trait<&$T> for $T {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: &Var) -> Var {
-                Var::$method(&self, rhs)
+            fn $method(self, rhs: &$T) -> $T {
+                $T::$method(&self, rhs)
             }
         }
-        impl std::ops::$trait<Var> for &Var {
-            type Output = Var;
+        impl std::ops::$trait<$T> for &$T {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: Var) -> Var {
-                Var::$method(self, &rhs)
+            fn $method(self, rhs: $T) -> $T {
+                $T::$method(self, &rhs)
             }
         }
-        impl std::ops::$trait<f64> for &Var {
-            type Output = Var;
+        impl std::ops::$trait<f64> for &$T {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: f64) -> Var {
+            fn $method(self, rhs: f64) -> $T {
                 self.$scalar_fn(rhs)
             }
         }
-        impl std::ops::$trait<f64> for Var {
-            type Output = Var;
+        impl std::ops::$trait<f64> for $T {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: f64) -> Var {
+            fn $method(self, rhs: f64) -> $T {
                 self.$scalar_fn(rhs)
             }
         }
-        impl std::ops::$trait<&Var> for f64 {
-            type Output = Var;
+        impl std::ops::$trait<&$T> for f64 {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: &Var) -> Var {
+            fn $method(self, rhs: &$T) -> $T {
                 rhs.$rscalar(self)
             }
         }
-        impl std::ops::$trait<Var> for f64 {
-            type Output = Var;
+        impl std::ops::$trait<$T> for f64 {
+            type Output = $T;
             #[track_caller]
-            fn $method(self, rhs: Var) -> Var {
+            fn $method(self, rhs: $T) -> $T {
                 rhs.$rscalar(self)
+            }
+        }
+    )*
+        impl std::ops::Neg for &$T {
+            type Output = $T;
+            #[track_caller]
+            fn neg(self) -> $T {
+                $T::neg(self)
+            }
+        }
+        impl std::ops::Neg for $T {
+            type Output = $T;
+            #[track_caller]
+            fn neg(self) -> $T {
+                $T::neg(&self)
             }
         }
     };
 }
 
-var_operator!(Add, add, add_scalar, add_scalar);
-var_operator!(Sub, sub, sub_scalar, rsub_scalar);
-var_operator!(Mul, mul, mul_scalar, mul_scalar);
-var_operator!(Div, div, div_scalar, rdiv_scalar);
-
-impl std::ops::Neg for &Var {
-    type Output = Var;
-    #[track_caller]
-    fn neg(self) -> Var {
-        Var::neg(self)
-    }
+macro_rules! all_operators {
+    ($($T:ident),*) => {$(
+        operators! { $T:
+            Add, add, add_scalar, add_scalar;
+            Sub, sub, sub_scalar, rsub_scalar;
+            Mul, mul, mul_scalar, mul_scalar;
+            Div, div, div_scalar, rdiv_scalar;
+        }
+    )*};
 }
 
-impl std::ops::Neg for Var {
-    type Output = Var;
-    #[track_caller]
-    fn neg(self) -> Var {
-        Var::neg(&self)
-    }
-}
+all_operators!(Tensor, Var);
 
 #[cfg(test)]
 mod tests {

@@ -7,11 +7,14 @@
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, or_panic};
 use crate::ops::{GradsIn, Op};
+use crate::panicking::panicking;
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 use descent_kernels::{CompareOp, strided};
 
+/// Declares each comparison once, for `Tensor` and `Var`: `try_<op>`, `<op>` and `<op>_scalar`.
+/// On variables the mask is recorded as a constant (no gradient flows through a comparison).
 macro_rules! compare_ops {
     ($($(#[$doc:meta])* $name:ident, $try_name:ident, $scalar:ident, $op:ident;)*) => {
         impl Tensor {
@@ -25,19 +28,46 @@ macro_rules! compare_ops {
                 }
 
                 $(#[$doc])*
-                ///
-                /// # Panics
-                /// If the shapes do not broadcast or the element types differ.
-                #[track_caller]
-                pub fn $name(&self, rhs: &Tensor) -> Tensor {
-                    or_panic(self.$try_name(rhs))
-                }
-
-                $(#[$doc])*
-                /// The right-hand side is a scalar.
+                /// The right-hand side is a scalar (never fails).
                 pub fn $scalar(&self, rhs: f64) -> Tensor {
                     or_panic(self.$try_name(&Tensor::scalar(rhs, self.dtype())))
                 }
+            )*
+        }
+
+        impl Var {
+            $(
+                $(#[$doc])*
+                /// A constant: comparisons are not differentiable.
+                ///
+                /// # Errors
+                /// If the shapes do not broadcast, the element types differ, or the operands are on
+                /// different (or consumed) tapes.
+                #[track_caller]
+                pub fn $try_name(&self, rhs: &Var) -> Result<Var> {
+                    Var::record_constant(stringify!($name), &[self, rhs], || {
+                        self.value().$try_name(rhs.value())
+                    })
+                }
+
+                $(#[$doc])*
+                /// The right-hand side is a scalar; a constant.
+                ///
+                /// # Panics
+                /// If the variable's tape was consumed or dropped.
+                #[track_caller]
+                pub fn $scalar(&self, rhs: f64) -> Var {
+                    or_panic(Var::record_constant(stringify!($scalar), &[self], || {
+                        Ok(self.value().$scalar(rhs))
+                    }))
+                }
+            )*
+        }
+
+        panicking! { Tensor, Var:
+            $(
+                $(#[$doc])*
+                $name = $try_name(rhs: &Self) -> Self;
             )*
         }
     };
@@ -92,22 +122,6 @@ impl Tensor {
             Tensor::from_parts(out, &shape)
         }))
     }
-
-    /// `on_true` where `self` (the condition) is non-zero, else `on_false`.
-    ///
-    /// ```
-    /// use descent_core::Tensor;
-    /// let x = Tensor::from_vec(vec![-1.0f32, 2.0], [2]);
-    /// let y = x.gt_scalar(0.0).where_cond(&x, &Tensor::zeros([1]));
-    /// assert_eq!(y.to_vec_f32(), vec![0.0, 2.0]);
-    /// ```
-    ///
-    /// # Panics
-    /// If the shapes do not broadcast or the element types differ.
-    #[track_caller]
-    pub fn where_cond(&self, on_true: &Tensor, on_false: &Tensor) -> Tensor {
-        or_panic(self.try_where_cond(on_true, on_false))
-    }
 }
 
 /// The backward rule of `where_cond`: the gradient goes to `on_true` where the condition holds and
@@ -142,42 +156,6 @@ impl WhereNode {
     }
 }
 
-macro_rules! var_comparisons {
-    ($($name:ident, $try_name:ident, $scalar:ident;)*) => {
-        impl Var {
-            $(
-                #[doc = concat!("The mask of [`Tensor::", stringify!($name), "`] as a constant: comparisons are not differentiable.")]
-                ///
-                /// # Panics
-                /// If the shapes do not broadcast or the operands are on different tapes.
-                #[track_caller]
-                pub fn $name(&self, rhs: &Var) -> Var {
-                    or_panic_var(Var::record_constant(stringify!($name), &[self, rhs], || {
-                        self.value().$try_name(rhs.value())
-                    }))
-                }
-
-                #[doc = concat!("The mask of [`Tensor::", stringify!($scalar), "`] as a constant.")]
-                #[track_caller]
-                pub fn $scalar(&self, rhs: f64) -> Var {
-                    or_panic_var(Var::record_constant(stringify!($scalar), &[self], || {
-                        Ok(self.value().$scalar(rhs))
-                    }))
-                }
-            )*
-        }
-    };
-}
-
-var_comparisons! {
-    eq, try_eq, eq_scalar;
-    ne, try_ne, ne_scalar;
-    lt, try_lt, lt_scalar;
-    le, try_le, le_scalar;
-    gt, try_gt, gt_scalar;
-    ge, try_ge, ge_scalar;
-}
-
 impl Var {
     /// `on_true` where `self` (a mask; no gradient flows into it) is non-zero, else `on_false`,
     /// all three broadcasting. The gradient is routed to the branch that was chosen.
@@ -200,13 +178,21 @@ impl Var {
             })
         })
     }
+}
 
+panicking! { Var:
     /// `on_true` where the mask `self` is non-zero, else `on_false`; see [`Var::try_where_cond`].
+    where_cond = try_where_cond(on_true: &Var, on_false: &Var) -> Var;
+}
+
+panicking! { Tensor:
+    /// `on_true` where `self` (the condition) is non-zero, else `on_false`.
     ///
-    /// # Panics
-    /// As [`Var::try_where_cond`] errs.
-    #[track_caller]
-    pub fn where_cond(&self, on_true: &Var, on_false: &Var) -> Var {
-        or_panic_var(self.try_where_cond(on_true, on_false))
-    }
+    /// ```
+    /// use descent_core::Tensor;
+    /// let x = Tensor::from_vec(vec![-1.0f32, 2.0], [2]);
+    /// let y = x.gt_scalar(0.0).where_cond(&x, &Tensor::zeros([1]));
+    /// assert_eq!(y.to_vec_f32(), vec![0.0, 2.0]);
+    /// ```
+    where_cond = try_where_cond(on_true: &Tensor, on_false: &Tensor) -> Self;
 }

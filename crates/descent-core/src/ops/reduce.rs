@@ -10,13 +10,13 @@
 //! `argmax`/`argmin` are not differentiable.
 
 use crate::dtype::with_dtype;
-use crate::error::{Error, Result, invalid, or_panic};
+use crate::error::{Error, Result, invalid};
 use crate::int_tensor::IntTensor;
 use crate::ops::{GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::{Shape, normalize_axes, normalize_axis};
 use crate::tensor::Tensor;
-use crate::var::{Recorded, Var, or_panic_var};
+use crate::var::{Recorded, Var};
 use descent_kernels::reduce::{self, Reduction};
 use smallvec::SmallVec;
 
@@ -152,6 +152,8 @@ impl Tensor {
     }
 }
 
+/// Declares each reduction once, for `Tensor` and `Var`: `try_<op>` (the `Var` form records a
+/// [`ReduceNode`]), `<op>` through [`panicking!`], and `<op>_all` over every axis.
 macro_rules! reductions {
     ($($(#[$doc:meta])* $name:ident, $try_name:ident, $all:ident, $op:expr;)*) => {
         impl Tensor {
@@ -163,22 +165,46 @@ macro_rules! reductions {
                 pub fn $try_name(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
                     self.try_reduce($op, stringify!($name), axes, keepdim)
                 }
+            )*
+        }
 
+        impl Var {
+            $(
                 $(#[$doc])*
                 ///
-                /// # Panics
-                /// If an axis is out of range or repeated (or, for `max`/`min`, has size 0).
+                /// # Errors
+                /// If an axis is out of range or repeated (or, for `max`/`min`, has size 0), or
+                /// the tape was consumed or dropped.
                 #[track_caller]
-                pub fn $name(&self, axes: &[isize], keepdim: bool) -> Tensor {
-                    or_panic(self.$try_name(axes, keepdim))
+                pub fn $try_name(&self, axes: &[isize], keepdim: bool) -> Result<Var> {
+                    self.try_reduce_var($op, stringify!($name), axes, keepdim)
                 }
+            )*
+        }
 
+        all_axes! { Tensor: $($(#[$doc])* $all = $try_name;)* }
+        all_axes! { Var: $($(#[$doc])* $all = $try_name;)* }
+
+        panicking! { Tensor, Var:
+            $(
                 $(#[$doc])*
-                /// Over all axes, to a 0-dimensional tensor.
+                $name = $try_name(axes: &[isize], keepdim: bool) -> Self;
+            )*
+        }
+    };
+}
+
+/// The `<op>_all` form of a reduction: over every axis, to a 0-dimensional result.
+macro_rules! all_axes {
+    ($T:ident: $($(#[$doc:meta])* $all:ident = $try_name:ident;)*) => {
+        impl $T {
+            $(
+                $(#[$doc])*
+                /// Over all axes, to a 0-dimensional result.
                 #[track_caller]
-                pub fn $all(&self) -> Tensor {
-                    let axes: Vec<isize> = (0..self.rank() as isize).collect();
-                    or_panic(self.$try_name(&axes, false))
+                pub fn $all(&self) -> $T {
+                    let axes: Vec<isize> = (0..self.shape().len() as isize).collect();
+                    $crate::error::or_panic(self.$try_name(&axes, false))
                 }
             )*
         }
@@ -186,7 +212,7 @@ macro_rules! reductions {
 }
 
 reductions! {
-    /// Sum over `axes`.
+    /// Sum over `axes`; the gradient is broadcast back.
     ///
     /// ```
     /// let x = descent_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
@@ -194,13 +220,17 @@ reductions! {
     /// assert_eq!(x.sum(&[-1], true).shape(), &[2, 1]);
     /// ```
     sum, try_sum, sum_all, Reduction::Sum;
-    /// Mean over `axes` (NaN over an empty axis).
+    /// Mean over `axes` (NaN over an empty axis); the gradient is broadcast back and divided by
+    /// the count.
     mean, try_mean, mean_all, Reduction::Mean;
-    /// Largest value over `axes`; NaN if any is NaN.
+    /// Largest value over `axes`, NaN if any is NaN; the gradient goes to the maxima, split
+    /// equally on ties.
     max, try_max, max_all, Reduction::Max;
-    /// Smallest value over `axes`; NaN if any is NaN.
+    /// Smallest value over `axes`, NaN if any is NaN; the gradient goes to the minima, split
+    /// equally on ties.
     min, try_min, min_all, Reduction::Min;
-    /// `log(sum(exp(x)))` over `axes`, computed stably (`m + log sum e^(x - m)`).
+    /// `log(sum(exp(x)))` over `axes`, computed stably (`m + log sum e^(x - m)`); the gradient is
+    /// `g softmax(x)`.
     logsumexp, try_logsumexp, logsumexp_all, Reduction::LogSumExp;
 }
 
@@ -212,15 +242,6 @@ impl Tensor {
     /// If an axis is out of range or repeated.
     pub fn try_var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
         self.try_reduce(Reduction::Var { correction }, "var", axes, keepdim)
-    }
-
-    /// Variance over `axes`; see [`Tensor::try_var`].
-    ///
-    /// # Panics
-    /// If an axis is out of range or repeated.
-    #[track_caller]
-    pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Tensor {
-        or_panic(self.try_var(axes, correction, keepdim))
     }
 
     /// Index of the largest value along `axis` (the first on ties, the first NaN if any), as
@@ -307,15 +328,6 @@ impl Tensor {
             axes.push((lead + d) as isize);
         }
         self.try_sum(&axes, true)?.try_reshape(shape)
-    }
-
-    /// Sums over broadcast dims down to `shape`; see [`Tensor::try_sum_to`].
-    ///
-    /// # Panics
-    /// If `shape` does not broadcast to this tensor's shape.
-    #[track_caller]
-    pub fn sum_to(&self, shape: &[usize]) -> Tensor {
-        or_panic(self.try_sum_to(shape))
     }
 }
 
@@ -407,52 +419,6 @@ impl Var {
     }
 }
 
-macro_rules! var_reductions {
-    ($($(#[$doc:meta])* $name:ident, $try_name:ident, $all:ident, $op:expr;)*) => {
-        impl Var {
-            $(
-                $(#[$doc])*
-                ///
-                /// # Errors
-                /// If an axis is out of range or repeated (or, for `max`/`min`, has size 0).
-                #[track_caller]
-                pub fn $try_name(&self, axes: &[isize], keepdim: bool) -> Result<Var> {
-                    self.try_reduce_var($op, stringify!($name), axes, keepdim)
-                }
-
-                $(#[$doc])*
-                ///
-                /// # Panics
-                /// As the `try_` form errs.
-                #[track_caller]
-                pub fn $name(&self, axes: &[isize], keepdim: bool) -> Var {
-                    or_panic_var(self.$try_name(axes, keepdim))
-                }
-
-                $(#[$doc])* /// Over all axes, to a scalar.
-                #[track_caller]
-                pub fn $all(&self) -> Var {
-                    let axes: Vec<isize> = (0..self.value().rank() as isize).collect();
-                    or_panic_var(self.$try_name(&axes, false))
-                }
-            )*
-        }
-    };
-}
-
-var_reductions! {
-    /// Sum over `axes`; the gradient is broadcast back.
-    sum, try_sum, sum_all, Reduction::Sum;
-    /// Mean over `axes`; the gradient is broadcast back and divided by the count.
-    mean, try_mean, mean_all, Reduction::Mean;
-    /// Largest value over `axes`; the gradient goes to the maxima, split equally on ties.
-    max, try_max, max_all, Reduction::Max;
-    /// Smallest value over `axes`; the gradient goes to the minima, split equally on ties.
-    min, try_min, min_all, Reduction::Min;
-    /// `log(sum(exp(x)))` over `axes`; the gradient is `g softmax(x)`.
-    logsumexp, try_logsumexp, logsumexp_all, Reduction::LogSumExp;
-}
-
 impl Var {
     /// Variance over `axes` with Bessel's `correction`; the gradient is
     /// `g 2 (x - mean) / (n - correction)`.
@@ -463,15 +429,18 @@ impl Var {
     pub fn try_var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Var> {
         self.try_reduce_var(Reduction::Var { correction }, "var", axes, keepdim)
     }
+}
 
+panicking! { Tensor:
+    /// Variance over `axes`; see [`Tensor::try_var`].
+    var = try_var(axes: &[isize], correction: usize, keepdim: bool) -> Self;
+    /// Sums over broadcast dims down to `shape`; see [`Tensor::try_sum_to`].
+    sum_to = try_sum_to(shape: &[usize]) -> Self;
+}
+
+panicking! { Var:
     /// Variance over `axes`; see [`Var::try_var`].
-    ///
-    /// # Panics
-    /// As [`Var::try_var`] errs.
-    #[track_caller]
-    pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Var {
-        or_panic_var(self.try_var(axes, correction, keepdim))
-    }
+    var = try_var(axes: &[isize], correction: usize, keepdim: bool) -> Self;
 }
 
 #[cfg(test)]
