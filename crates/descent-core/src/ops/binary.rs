@@ -10,7 +10,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result};
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op, opt};
 use crate::panicking::panicking;
 use crate::shape::{Shape, broadcast_shapes};
 use crate::tensor::Tensor;
@@ -76,8 +76,12 @@ fn binary_saves(op: BinaryOp) -> (bool, bool, bool) {
     }
 }
 
-impl BinaryNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for BinaryNode {
+    fn saved_bytes(&self) -> usize {
+        opt(&self.a) + opt(&self.b) + opt(&self.y)
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let (need_a, need_b) = (grads.needs(0), grads.needs(1));
         let saved = |t: &Option<Tensor>| t.clone().expect("saved by the forward");
         let (da, db): (Option<Tensor>, Option<Tensor>) = match self.op {

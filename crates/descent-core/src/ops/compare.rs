@@ -6,7 +6,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, or_panic};
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
@@ -133,8 +133,12 @@ pub(crate) struct WhereNode {
     pub(crate) false_shape: crate::shape::Shape,
 }
 
-impl WhereNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for WhereNode {
+    fn saved_bytes(&self) -> usize {
+        self.cond.nbytes()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let zero = Tensor::scalar(0.0, g.dtype());
         if grads.needs(0) {
             grads.set(

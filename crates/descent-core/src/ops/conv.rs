@@ -7,7 +7,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
@@ -151,8 +151,12 @@ pub(crate) struct Conv2dNode {
     pub(crate) geometry: Conv2dGeometry,
 }
 
-impl Conv2dNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for Conv2dNode {
+    fn saved_bytes(&self) -> usize {
+        self.x.nbytes() + self.w.nbytes()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let geo = &self.geometry;
         let g = g.contiguous();
         with_dtype!(g.dtype(), T => {

@@ -34,7 +34,7 @@
 //! ```
 
 use crate::error::{Error, Result, invalid};
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
 
@@ -73,12 +73,12 @@ pub(crate) struct CustomNode {
     output: Tensor,
 }
 
-impl CustomNode {
-    pub(crate) fn saved_bytes(&self) -> usize {
+impl BackwardRule for CustomNode {
+    fn saved_bytes(&self) -> usize {
         self.inputs.iter().map(Tensor::nbytes).sum::<usize>() + self.output.nbytes()
     }
 
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let inputs: Vec<&Tensor> = self.inputs.iter().collect();
         let name = self.op.name();
         let gs = self.op.backward(&inputs, &self.output, g)?;

@@ -10,7 +10,7 @@
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
 use crate::int_tensor::IntTensor;
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::{Shape, contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
@@ -215,8 +215,12 @@ pub(crate) struct IndexNode {
     pub(crate) x_shape: Shape,
 }
 
-impl IndexNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for IndexNode {
+    fn saved_bytes(&self) -> usize {
+        self.offsets.len() * std::mem::size_of::<usize>()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }
@@ -238,12 +242,12 @@ pub(crate) struct ScatterNode {
     src_shape: Shape,
 }
 
-impl ScatterNode {
-    pub(crate) fn saved_bytes(&self) -> usize {
+impl BackwardRule for ScatterNode {
+    fn saved_bytes(&self) -> usize {
         (self.offsets.dst.len() + self.offsets.src.len()) * std::mem::size_of::<usize>()
     }
 
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if grads.needs(0) {
             grads.set(0, g.clone());
         }

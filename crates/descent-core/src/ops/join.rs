@@ -6,7 +6,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid, or_panic};
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::Shape;
 use crate::shape::normalize_axis;
@@ -182,8 +182,12 @@ pub(crate) struct ConcatNode {
     pub(crate) shapes: Vec<Shape>,
 }
 
-impl ConcatNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for ConcatNode {
+    fn saved_bytes(&self) -> usize {
+        0
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let mut start = 0;
         for (k, (&len, shape)) in self.sizes.iter().zip(&self.shapes).enumerate() {
             if grads.needs(k) {

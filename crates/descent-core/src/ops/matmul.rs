@@ -7,7 +7,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides};
 use crate::tensor::Tensor;
@@ -118,8 +118,12 @@ pub(crate) struct MatmulNode {
     pub(crate) b: Tensor,
 }
 
-impl MatmulNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for MatmulNode {
+    fn saved_bytes(&self) -> usize {
+        self.a.nbytes() + self.b.nbytes()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let a2 = if self.a.rank() == 1 {
             self.a.unsqueeze(0)
         } else {

@@ -35,12 +35,57 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
-/// What a recorded node saved for its backward rule: one variant per op family, each holding the
-/// family's node struct (defined, with its `backward`, in the family's file). This enum only
-/// dispatches.
-pub(crate) enum Op {
-    Unary(unary::UnaryNode),
+/// The backward half of an op family, implemented by the family's node struct in its file,
+/// right under the forward.
+pub(crate) trait BackwardRule {
+    /// From the gradient `g` of the op's output, the gradients of the inputs that
+    /// `grads.needs`, each of exactly that input's shape.
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()>;
+
+    /// Bytes of the tensors the node keeps alive for its backward rule.
+    fn saved_bytes(&self) -> usize;
+}
+
+/// A boxed node (the larger ones are boxed to keep tape nodes small) runs its node's rule.
+impl<T: BackwardRule> BackwardRule for Box<T> {
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        (**self).backward(g, grads)
+    }
+
+    fn saved_bytes(&self) -> usize {
+        (**self).saved_bytes()
+    }
+}
+
+/// Bytes of an optionally saved tensor.
+pub(crate) fn opt(t: &Option<Tensor>) -> usize {
+    t.as_ref().map_or(0, Tensor::nbytes)
+}
+
+/// Declares [`Op`], one variant per op family, and its dispatch: a new family is one line here.
+macro_rules! op_families {
+    ($($(#[$doc:meta])* $variant:ident($node:ty),)*) => {
+        /// What a recorded node saved for its backward rule: one variant per op family, each
+        /// holding the family's node struct (defined, with its [`BackwardRule`], in the
+        /// family's file). This enum only dispatches.
+        pub(crate) enum Op {
+            $($(#[$doc])* $variant($node),)*
+        }
+
+        impl Op {
+            /// The family's rule.
+            fn rule(&self) -> &dyn BackwardRule {
+                match self {
+                    $(Op::$variant(n) => n,)*
+                }
+            }
+        }
+    };
+}
+
+op_families! {
     // The larger nodes are boxed so that a tape node stays small (W4: most ops are unary).
+    Unary(unary::UnaryNode),
     Binary(Box<binary::BinaryNode>),
     Where(Box<compare::WhereNode>),
     Reduce(Box<reduce::ReduceNode>),
@@ -59,41 +104,12 @@ impl Op {
     /// Runs the op's backward rule: from the gradient `g` of its output, the gradients of the
     /// inputs that `grads.needs`.
     pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
-        match self {
-            Op::Unary(n) => n.backward(g, grads),
-            Op::Binary(n) => n.backward(g, grads),
-            Op::Where(n) => n.backward(g, grads),
-            Op::Reduce(n) => n.backward(g, grads),
-            Op::Matmul(n) => n.backward(g, grads),
-            Op::Softmax(n) => n.backward(g, grads),
-            Op::Conv2d(n) => n.backward(g, grads),
-            Op::Pool2d(n) => n.backward(g, grads),
-            Op::Concat(n) => n.backward(g, grads),
-            Op::Index(n) => n.backward(g, grads),
-            Op::Scatter(n) => n.backward(g, grads),
-            Op::Custom(n) => n.backward(g, grads),
-            Op::View(n) => n.backward(g, grads),
-        }
+        self.rule().backward(g, grads)
     }
 
     /// Bytes of the tensors the node keeps alive for its backward rule.
     pub(crate) fn saved_bytes(&self) -> usize {
-        let t = |t: &Tensor| t.nbytes();
-        let o = |t: &Option<Tensor>| t.as_ref().map_or(0, Tensor::nbytes);
-        match self {
-            Op::Unary(n) => o(&n.saved),
-            Op::Binary(n) => o(&n.a) + o(&n.b) + o(&n.y),
-            Op::Where(n) => t(&n.cond),
-            Op::Reduce(n) => o(&n.x) + o(&n.y),
-            Op::Matmul(n) => t(&n.a) + t(&n.b),
-            Op::Softmax(n) => t(&n.y),
-            Op::Conv2d(n) => t(&n.x) + t(&n.w),
-            Op::Pool2d(n) => n.argmax.len() * std::mem::size_of::<usize>(),
-            Op::Concat(_) | Op::View(_) => 0,
-            Op::Index(n) => n.offsets.len() * std::mem::size_of::<usize>(),
-            Op::Scatter(n) => n.saved_bytes(),
-            Op::Custom(n) => n.saved_bytes(),
-        }
+        self.rule().saved_bytes()
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::dtype::with_dtype;
 use crate::error::{Result, invalid};
 use crate::int_tensor::IntTensor;
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
@@ -206,8 +206,12 @@ pub(crate) struct Pool2dNode {
     pub(crate) x_shape: crate::shape::Shape,
 }
 
-impl Pool2dNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for Pool2dNode {
+    fn saved_bytes(&self) -> usize {
+        self.argmax.len() * std::mem::size_of::<usize>()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }

@@ -12,7 +12,7 @@
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
 use crate::int_tensor::IntTensor;
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op, opt};
 use crate::panicking::panicking;
 use crate::shape::{Shape, normalize_axes, normalize_axis};
 use crate::tensor::Tensor;
@@ -344,8 +344,12 @@ pub(crate) struct ReduceNode {
     pub(crate) keep_shape: Shape,
 }
 
-impl ReduceNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for ReduceNode {
+    fn saved_bytes(&self) -> usize {
+        opt(&self.x) + opt(&self.y)
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }

@@ -8,7 +8,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::Result;
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
@@ -59,8 +59,12 @@ pub(crate) struct SoftmaxNode {
     pub(crate) log: bool,
 }
 
-impl SoftmaxNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for SoftmaxNode {
+    fn saved_bytes(&self) -> usize {
+        self.y.nbytes()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }

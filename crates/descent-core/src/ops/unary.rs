@@ -9,7 +9,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::Result;
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op, opt};
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
 use descent_kernels::elementwise_grad::{saves, unary_grad};
@@ -38,8 +38,12 @@ pub(crate) struct UnaryNode {
     pub(crate) saved: Option<Tensor>,
 }
 
-impl UnaryNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for UnaryNode {
+    fn saved_bytes(&self) -> usize {
+        opt(&self.saved)
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }

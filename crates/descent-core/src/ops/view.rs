@@ -9,7 +9,7 @@
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
 use crate::int_tensor::IntTensor;
-use crate::ops::{GradsIn, Op};
+use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::shape::{Layout, Shape, Strides, broadcast_strides, contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
@@ -431,8 +431,12 @@ pub(crate) enum ViewNode {
     Expand { in_shape: Shape },
 }
 
-impl ViewNode {
-    pub(crate) fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+impl BackwardRule for ViewNode {
+    fn saved_bytes(&self) -> usize {
+        0
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }
