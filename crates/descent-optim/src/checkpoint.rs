@@ -40,7 +40,7 @@ const FORMAT: &str = "1";
 /// Saves the parameters of `params` and the state of `optimizer` to `path`, atomically.
 ///
 /// # Errors
-/// [`Error::File`] naming the file if it cannot be written; the previous file, if any, is intact.
+/// [`Error::File`](descent_core::Error::File) naming the file if it cannot be written; the previous file, if any, is intact.
 pub fn save(path: impl AsRef<Path>, params: &dyn Params, optimizer: &dyn Optimizer) -> Result<()> {
     let path = path.as_ref();
     let state = optimizer.state(params);
@@ -82,7 +82,7 @@ pub fn save(path: impl AsRef<Path>, params: &dyn Params, optimizer: &dyn Optimiz
 /// Loads parameters and optimizer state saved by [`save`] into `params` and `optimizer`.
 ///
 /// # Errors
-/// [`Error::File`] naming the file and what is wrong: it cannot be read, is not a safetensors
+/// [`Error::File`](descent_core::Error::File) naming the file and what is wrong: it cannot be read, is not a safetensors
 /// file, is not a descent checkpoint, holds another number of parameters or other names, shapes
 /// or element types, or another optimizer's state. Nothing changes then.
 pub fn load(
