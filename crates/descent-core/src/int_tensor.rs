@@ -204,16 +204,7 @@ impl IntTensor {
     /// # Errors
     /// If the tensor does not hold exactly one element.
     pub fn try_item(&self) -> Result<i64> {
-        if self.numel() != 1 {
-            return Err(invalid(
-                "item",
-                format!(
-                    "tensor of shape {:?} has {} elements, not 1",
-                    self.shape(),
-                    self.numel()
-                ),
-            ));
-        }
+        self.check_single_element()?;
         Ok(self.elements()[0])
     }
 
@@ -406,19 +397,8 @@ impl PartialEq for IntTensor {
 
 impl fmt::Debug for IntTensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOW: usize = 16;
-        let v = self.elements();
-        write!(f, "IntTensor[{:?}, I64](", self.shape())?;
-        for (i, x) in v.iter().take(SHOW).enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{x}")?;
-        }
-        if v.len() > SHOW {
-            write!(f, ", … {} more", v.len() - SHOW)?;
-        }
-        write!(f, ")")
+        let head = format_args!("IntTensor[{:?}, I64]", self.shape());
+        crate::tensor::fmt_elements(f, head, &self.elements())
     }
 }
 

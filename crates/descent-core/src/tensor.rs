@@ -127,16 +127,7 @@ impl Tensor {
     /// # Errors
     /// If the tensor does not hold exactly one element.
     pub fn try_item(&self) -> Result<f64> {
-        if self.numel() != 1 {
-            return Err(invalid(
-                "item",
-                format!(
-                    "tensor of shape {:?} has {} elements, not 1",
-                    self.shape(),
-                    self.numel()
-                ),
-            ));
-        }
+        self.check_single_element()?;
         Ok(self.to_vec_f64()[0])
     }
 
@@ -254,6 +245,21 @@ macro_rules! layout_accessors {
                 self.layout.is_contiguous()
             }
 
+            /// An error unless the tensor holds exactly one element (what `item` reads).
+            pub(crate) fn check_single_element(&self) -> Result<()> {
+                if self.numel() != 1 {
+                    return Err(invalid(
+                        "item",
+                        format!(
+                            "tensor of shape {:?} has {} elements, not 1",
+                            self.shape(),
+                            self.numel()
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+
             /// The size of dimension `axis` (negative counts from the end).
             ///
             /// # Errors
@@ -305,21 +311,31 @@ impl PartialEq for Tensor {
     }
 }
 
+/// Writes `head(e0, e1, …)` with the first 16 elements and a count of the rest: the `Debug` form
+/// of [`Tensor`] and [`IntTensor`].
+pub(crate) fn fmt_elements<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    head: fmt::Arguments<'_>,
+    v: &[T],
+) -> fmt::Result {
+    const SHOW: usize = 16;
+    write!(f, "{head}(")?;
+    for (i, x) in v.iter().take(SHOW).enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{x}")?;
+    }
+    if v.len() > SHOW {
+        write!(f, ", … {} more", v.len() - SHOW)?;
+    }
+    write!(f, ")")
+}
+
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOW: usize = 16;
-        let v = self.to_vec_f64();
-        write!(f, "Tensor[{:?}, {:?}](", self.shape(), self.dtype())?;
-        for (i, x) in v.iter().take(SHOW).enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{x}")?;
-        }
-        if v.len() > SHOW {
-            write!(f, ", … {} more", v.len() - SHOW)?;
-        }
-        write!(f, ")")
+        let head = format_args!("Tensor[{:?}, {:?}]", self.shape(), self.dtype());
+        fmt_elements(f, head, &self.to_vec_f64())
     }
 }
 

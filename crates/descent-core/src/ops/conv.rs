@@ -200,8 +200,8 @@ impl Var {
     }
 }
 
-panicking! { Tensor:
-    /// 2-D convolution; see [`Tensor::try_conv2d`].
+panicking! { Tensor, Var:
+    /// 2-D convolution; see `try_conv2d`.
     ///
     /// ```
     /// use descent_core::{Conv2dParams, Tensor};
@@ -211,12 +211,7 @@ panicking! { Tensor:
     /// assert_eq!(y.shape(), &[1, 2, 4, 4]);
     /// assert_eq!(y.to_vec_f32()[5], 9.0);
     /// ```
-    conv2d = try_conv2d(weight: &Tensor, params: Conv2dParams) -> Self;
-}
-
-panicking! { Var:
-    /// 2-D convolution; see [`Var::try_conv2d`].
-    conv2d = try_conv2d(weight: &Var, params: Conv2dParams) -> Self;
+    conv2d = try_conv2d(weight: &Self, params: Conv2dParams) -> Self;
 }
 
 #[cfg(test)]

@@ -174,20 +174,15 @@ impl Var {
     }
 }
 
-panicking! { Tensor:
-    /// Matrix product; see [`Tensor::try_matmul`].
+panicking! { Tensor, Var:
+    /// Matrix product; see `try_matmul`.
     ///
     /// ```
     /// use descent_core::Tensor;
     /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
     /// assert_eq!(a.matmul(&Tensor::eye(2)).to_vec_f32(), a.to_vec_f32());
     /// ```
-    matmul = try_matmul(rhs: &Tensor) -> Self;
-}
-
-panicking! { Var:
-    /// Matrix product; see [`Var::try_matmul`].
-    matmul = try_matmul(rhs: &Var) -> Self;
+    matmul = try_matmul(rhs: &Self) -> Self;
 }
 
 #[cfg(test)]

@@ -280,7 +280,7 @@ impl Var {
     }
 }
 
-panicking! { Tensor:
+panicking! { Tensor, Var:
     /// Max pooling over `(n, c, h, w)`.
     ///
     /// ```
@@ -290,13 +290,6 @@ panicking! { Tensor:
     /// ```
     max_pool2d = try_max_pool2d(params: Pool2dParams) -> Self;
     /// Average pooling over `(n, c, h, w)`.
-    avg_pool2d = try_avg_pool2d(params: Pool2dParams) -> Self;
-}
-
-panicking! { Var:
-    /// Max pooling; see [`Var::try_max_pool2d`].
-    max_pool2d = try_max_pool2d(params: Pool2dParams) -> Self;
-    /// Average pooling; see [`Var::try_avg_pool2d`].
     avg_pool2d = try_avg_pool2d(params: Pool2dParams) -> Self;
 }
 

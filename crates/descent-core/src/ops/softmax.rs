@@ -117,7 +117,7 @@ impl Var {
     }
 }
 
-panicking! { Tensor:
+panicking! { Tensor, Var:
     /// Softmax along `axis`: non-negative, summing to 1 along it.
     ///
     /// ```
@@ -126,13 +126,6 @@ panicking! { Tensor:
     /// ```
     softmax = try_softmax(axis: isize) -> Self;
     /// Log-softmax along `axis`: `x - logsumexp(x)`, stable for large inputs.
-    log_softmax = try_log_softmax(axis: isize) -> Self;
-}
-
-panicking! { Var:
-    /// Softmax along `axis`; see [`Var::try_softmax`].
-    softmax = try_softmax(axis: isize) -> Self;
-    /// Log-softmax along `axis`; see [`Var::try_log_softmax`].
     log_softmax = try_log_softmax(axis: isize) -> Self;
 }
 
