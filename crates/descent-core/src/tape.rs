@@ -312,8 +312,15 @@ fn push_leaf(
     name: &'static str,
     location: &'static Location<'static>,
 ) -> Var {
-    let requires_grad = !matches!(kind, Kind::Constant);
     let mut t = inner.borrow_mut();
+    if t.no_grad > 0 {
+        // Under `no_grad` a leaf is a plain value: nothing is recorded (an eval forward costs
+        // what its `Tensor` ops cost) and no gradient flows from it.
+        let id = t.id;
+        drop(t);
+        return Var::new(value, None, false, inner, id);
+    }
+    let requires_grad = !matches!(kind, Kind::Constant);
     let id = t.nodes.len() as u32;
     t.nodes.push(Node {
         kind,

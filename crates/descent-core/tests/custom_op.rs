@@ -185,3 +185,12 @@ fn comparisons_on_vars_have_try_forms() {
     assert!(e.to_string().starts_with("eq: [2, 3] and [4]"), "{e}");
     assert!(!x.lt(&x).requires_grad());
 }
+
+#[test]
+fn leaves_under_no_grad_are_not_recorded() {
+    let w = Param::named("w", Tensor::ones([2]));
+    let tape = Tape::new();
+    let y = tape.no_grad(|| &tape.param(&w) * &tape.constant(Tensor::ones([2])));
+    assert_eq!(tape.len(), 0);
+    assert!(!y.requires_grad());
+}

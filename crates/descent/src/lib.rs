@@ -13,6 +13,7 @@
 
 pub use descent_core as core;
 pub use descent_kernels as kernels;
+pub use descent_nn as nn;
 pub use descent_optim as optim;
 
 /// What a training script needs, in one import.
@@ -21,6 +22,7 @@ pub mod prelude {
         Conv2dParams, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor, Param, Params,
         Pool2dParams, Result, Tape, TapeRef, Tensor, Var, gradcheck,
     };
+    pub use descent_nn::{Ctx, Linear, Module, Seeds, Sequential};
     pub use descent_optim::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Gd, Optimizer, ParamGroup, RmsProp,
         RmsPropConfig, Sgd, SgdConfig,
