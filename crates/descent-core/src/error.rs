@@ -139,6 +139,22 @@ pub enum Error {
         /// The learning rate of that step.
         lr: f64,
     },
+    /// An optimizer step whose `Gradients` hold a gradient for none of its parameters: they were
+    /// computed for another model, or a clone (a cloned `Param` has a new id). Nothing changed.
+    NoGradients {
+        /// The optimizer, as `"Adam"`.
+        owner: &'static str,
+        /// How many parameters the step was given.
+        params: usize,
+    },
+    /// An optimizer given again the gradients of the backward pass it applied last. Nothing
+    /// changed.
+    GradientsReused {
+        /// The optimizer, as `"Adam"`.
+        owner: &'static str,
+        /// The step that applied them.
+        step: u64,
+    },
     /// A gradient whose shape or element type does not match its parameter's.
     GradientMismatch {
         /// The parameter's name (or position).
@@ -239,6 +255,27 @@ impl fmt::Display for Error {
                      than {lr}, or clip gradients"
                 )
             }
+            Error::NoGradients { owner, params } => {
+                let none = match params {
+                    1 => "the parameter has no gradient".to_string(),
+                    2 => "neither of the 2 parameters has a gradient".to_string(),
+                    n => format!("none of the {n} parameters has a gradient"),
+                };
+                write!(
+                    f,
+                    "{owner}: {none} in these Gradients, so the step was not taken. Were they \
+                     computed for another model, or for a clone of it (a cloned Param has a new \
+                     id)? Step with the parameters the loss was computed from, each registered \
+                     with tape.param"
+                )
+            }
+            Error::GradientsReused { owner, step } => write!(
+                f,
+                "{owner}: these Gradients were already applied at step {step}, so the step was \
+                 not taken. A backward pass gives one step: run a new forward and backward pass \
+                 before stepping again (two optimizers over different parameters may share one \
+                 pass)"
+            ),
             Error::GradientMismatch { param, detail } => {
                 write!(f, "the gradient of {param} does not fit it: {detail}")
             }

@@ -64,6 +64,8 @@ pub(crate) struct Engine {
     groups: Vec<ParamGroup>,
     steps: u64,
     slots: HashMap<ParamId, Slot>,
+    /// The backward pass ([`Gradients::pass`]) of the last step, and that step.
+    last_pass: Option<(u64, u64)>,
 }
 
 impl Engine {
@@ -77,6 +79,7 @@ impl Engine {
             groups: Vec::new(),
             steps: 0,
             slots: HashMap::new(),
+            last_pass: None,
         })
     }
 
@@ -139,6 +142,14 @@ impl Engine {
                 lr: self.lr,
             });
         }
+        if let Some((pass, at)) = self.last_pass
+            && grads.pass() == Some(pass)
+        {
+            return Err(Error::GradientsReused {
+                owner: self.owner,
+                step: at,
+            });
+        }
         self.check_grads(params, grads, step)?;
         let (mut updated, mut without_grad) = (0, 0);
         let names = rule.buffer_names();
@@ -176,6 +187,7 @@ impl Engine {
             updated += 1;
         });
         self.steps = step;
+        self.last_pass = grads.pass().map(|pass| (pass, step));
         Ok(StepReport {
             step,
             lr: self.lr,
@@ -184,14 +196,16 @@ impl Engine {
         })
     }
 
-    /// The first gradient that does not fit its parameter or is not finite, as an error.
+    /// The first gradient that does not fit its parameter or is not finite, as an error; or
+    /// [`Error::NoGradients`] if there are parameters and none has a gradient.
     fn check_grads(&self, params: &dyn Params, grads: &Gradients, step: u64) -> Result<()> {
         let mut found = None;
-        let mut index = 0;
+        let (mut index, mut with_grad) = (0, 0);
         params.visit(&mut |p| {
             let i = index;
             index += 1;
             let Some(g) = grads.get(p) else { return };
+            with_grad += 1;
             if found.is_some() {
                 return;
             }
@@ -221,6 +235,12 @@ impl Engine {
                 });
             }
         });
+        if found.is_none() && index > 0 && with_grad == 0 {
+            found = Some(Error::NoGradients {
+                owner: self.owner,
+                params: index,
+            });
+        }
         found.map_or(Ok(()), Err)
     }
 
@@ -330,6 +350,7 @@ impl Engine {
         }
         self.slots = slots;
         self.steps = state.steps;
+        self.last_pass = None;
         self.lr = lr;
         Ok(())
     }

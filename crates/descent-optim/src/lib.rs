@@ -11,8 +11,9 @@
 //! Each optimizer's page gives its update rule as a formula. All share the [`Optimizer`] trait,
 //! parameter groups ([`ParamGroup`]), learning-rate [`schedule`]s, gradient [`clip`]ping and
 //! [`checkpoint`] files; a [`monitor::LossMonitor`] says when the loss stalls (a learning rate
-//! too small) or climbs (too large). A step refuses a non-finite loss or gradient with an error that names the
-//! parameter and suggests a lower learning rate, and changes nothing then.
+//! too small) or climbs (too large). A step refuses a non-finite loss or gradient with an error that
+//! names the parameter and suggests a lower learning rate; it refuses gradients that hold none of
+//! its parameters, or the backward pass it applied last; and it changes nothing then.
 //!
 //! ```
 //! use descent_core::{Param, Tape, Tensor};

@@ -9,7 +9,15 @@ use std::fmt;
 ///
 /// There is no `zero_grad`: every backward pass returns fresh [`Gradients`]. A parameter without a
 /// gradient in `grads` is left alone (as PyTorch skips a parameter whose `.grad` is `None`), and
-/// its state does not advance.
+/// its state does not advance; but if *none* of the parameters has one, the gradients were
+/// computed for something else (another model, or a clone, whose parameters have other ids) and
+/// the step is refused with [`Error::NoGradients`](crate::Error::NoGradients).
+///
+/// One backward pass gives one step: an optimizer refuses the gradients of the pass it applied
+/// last ([`Gradients::pass`]) with [`Error::GradientsReused`](crate::Error::GradientsReused).
+/// Two optimizers over different parameters (a GAN's generator and discriminator) may each apply
+/// the same pass. Gradients built by hand ([`Gradients::default`]) carry no pass and are not
+/// checked.
 ///
 /// Every optimizer checks the loss ([`Gradients::loss`]) and every gradient before it touches a
 /// parameter: a NaN or infinity stops the step with [`Error::NonFinite`](crate::Error::NonFinite),
@@ -37,7 +45,10 @@ pub trait Optimizer {
     /// # Errors
     /// [`Error::NonFinite`](crate::Error::NonFinite) if the loss or a gradient is NaN or
     /// infinite, [`Error::GradientMismatch`](crate::Error::GradientMismatch) if a gradient's shape
-    /// or element type is not its parameter's. In both cases no parameter and no state changed.
+    /// or element type is not its parameter's, [`Error::NoGradients`](crate::Error::NoGradients)
+    /// if no parameter has a gradient, [`Error::GradientsReused`](crate::Error::GradientsReused)
+    /// if this optimizer's last step applied the same backward pass. In every case no parameter
+    /// and no state changed, and the step does not count.
     fn step(&mut self, params: &mut dyn Params, grads: &Gradients) -> Result<StepReport>;
 
     /// The learning rate of the next step (of the default group; see [`ParamGroup`]).
