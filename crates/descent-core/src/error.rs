@@ -138,6 +138,9 @@ pub enum Error {
         step: u64,
         /// The learning rate of that step.
         lr: f64,
+        /// The loss of that step ([`Gradients::loss`](crate::Gradients::loss)), if known: a
+        /// finite loss with a non-finite gradient points at an op, not at divergence.
+        loss: Option<f64>,
     },
     /// An optimizer step whose `Gradients` hold a gradient for none of its parameters: they were
     /// computed for another model, or a clone (a cloned `Param` has a new id). Nothing changed.
@@ -243,17 +246,36 @@ impl fmt::Display for Error {
                 value,
                 step,
                 lr,
+                loss,
             } => {
                 if what == "loss" {
                     write!(f, "the loss is {value} at step {step}")?;
                 } else {
                     write!(f, "the gradient of {what} contains {value} at step {step}")?;
                 }
-                write!(
-                    f,
-                    "; the step was not taken. Training diverged: try a lower learning rate \
-                     than {lr}, or clip gradients"
-                )
+                write!(f, "; the step was not taken. ")?;
+                if what != "loss" && loss.is_some_and(f64::is_finite) {
+                    write!(
+                        f,
+                        "The loss is finite, so the parameters have probably not diverged: more \
+                         likely an op was differentiated where its derivative is infinite or \
+                         undefined (sqrt or powf below 1 at 0, log at 0, division by 0); \
+                         tape.set_anomaly_mode(true) names the op"
+                    )
+                } else if *step == 1 {
+                    write!(
+                        f,
+                        "This is the optimizer's first step, so no update (and no learning rate) \
+                         has acted yet: check the inputs and targets for NaN or inf, and the \
+                         model's initialisation (or the loss: log of 0, division by 0)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "Training diverged: try a lower learning rate than {lr}, or clip \
+                         gradients"
+                    )
+                }
             }
             Error::NoGradients { owner, params } => {
                 let none = match params {

@@ -140,6 +140,7 @@ impl Engine {
                 value: if loss.is_nan() { "NaN" } else { "inf" },
                 step,
                 lr: self.lr,
+                loss: Some(loss),
             });
         }
         if let Some((pass, at)) = self.last_pass
@@ -232,6 +233,7 @@ impl Engine {
                     value,
                     step,
                     lr: self.lr,
+                    loss: grads.loss(),
                 });
             }
         });

@@ -12,8 +12,10 @@
 //! parameter groups ([`ParamGroup`]), learning-rate [`schedule`]s, gradient [`clip`]ping and
 //! [`checkpoint`] files; a [`monitor::LossMonitor`] says when the loss stalls (a learning rate
 //! too small) or climbs (too large). A step refuses a non-finite loss or gradient with an error that
-//! names the parameter and suggests a lower learning rate; it refuses gradients that hold none of
-//! its parameters, or the backward pass it applied last; and it changes nothing then.
+//! names the parameter and its likely cause (the data or the initialisation at the first step, an
+//! op at the edge of its domain under a finite loss, else a learning rate too high); it refuses
+//! gradients that hold none of its parameters, or the backward pass it applied last; and it
+//! changes nothing then.
 //!
 //! ```
 //! use descent_core::{Param, Tape, Tensor};

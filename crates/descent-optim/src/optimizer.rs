@@ -21,7 +21,10 @@ use std::fmt;
 ///
 /// Every optimizer checks the loss ([`Gradients::loss`]) and every gradient before it touches a
 /// parameter: a NaN or infinity stops the step with [`Error::NonFinite`](crate::Error::NonFinite),
-/// naming the parameter, and nothing changes.
+/// naming the parameter, and nothing changes. Its message names the likely cause: at the
+/// optimizer's first step the data or the initialisation (no update has acted yet); a non-finite
+/// gradient under a finite loss, an op differentiated at the edge of its domain (as `sqrt` at 0);
+/// otherwise divergence, and a lower learning rate.
 ///
 /// ```
 /// use descent_core::{Param, Tape, Tensor};

@@ -1,5 +1,6 @@
-//! The guard rails of a step: gradients of another model, one backward pass applied twice. A
-//! refused step changes nothing and does not count.
+//! The guard rails of a step: gradients of another model, one backward pass applied twice, and
+//! what a non-finite loss or gradient is blamed on. A refused step changes nothing and does not
+//! count.
 
 use descent_core::{Gradients, Param, Tape, Tensor};
 use descent_optim::{Adam, AdamConfig, Error, Optimizer, Sgd};
@@ -158,4 +159,63 @@ fn an_empty_model_still_steps() {
     let mut opt = Sgd::new(0.1).unwrap();
     let report = opt.step(&mut none, &Gradients::default()).unwrap();
     assert_eq!((report.updated, report.without_grad), (0, 0));
+}
+
+/// One SGD step of rate 0.1 on `w·scale` summed, after `before` good steps.
+fn non_finite_after(before: usize, scale: f64) -> Error {
+    let mut w = Param::named("w", Tensor::from_vec(vec![1.0f64], [1]));
+    let mut opt = Sgd::new(0.1).unwrap();
+    for _ in 0..before {
+        let tape = Tape::new();
+        let grads = (tape.param(&w) * 2.0).sum_all().backward();
+        opt.step(&mut w, &grads).unwrap();
+    }
+    let tape = Tape::new();
+    let grads = (tape.param(&w) * scale).sum_all().backward();
+    opt.step(&mut w, &grads).unwrap_err()
+}
+
+#[test]
+fn a_non_finite_loss_at_the_first_step_blames_the_data_not_the_learning_rate() {
+    let msg = non_finite_after(0, f64::NAN).to_string();
+    assert!(msg.starts_with("the loss is NaN at step 1;"), "{msg}");
+    assert!(
+        msg.contains("first step") && msg.contains("initialisation") && !msg.contains("lower"),
+        "{msg}"
+    );
+    let later = non_finite_after(2, f64::INFINITY).to_string();
+    assert!(
+        later.starts_with("the loss is inf at step 3;")
+            && later.contains("try a lower learning rate than 0.1"),
+        "{later}"
+    );
+}
+
+#[test]
+fn a_non_finite_gradient_under_a_finite_loss_blames_an_op() {
+    // sqrt at 0: the loss is 0, its derivative infinite.
+    let mut w = Param::named("w", Tensor::from_vec(vec![0.0f64], [1]));
+    let mut opt = Sgd::new(0.1).unwrap();
+    let tape = Tape::new();
+    let grads = tape.param(&w).sqrt().sum_all().backward();
+    let e = opt.step(&mut w, &grads).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NonFinite {
+                loss: Some(0.0),
+                step: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("the gradient of parameter `w` (element 0 of [1]) contains inf at step 1")
+            && msg.contains("loss is finite")
+            && msg.contains("sqrt")
+            && !msg.contains("lower learning rate"),
+        "{msg}"
+    );
 }
