@@ -4,7 +4,7 @@
 //! | optimizer | PyTorch | state per parameter |
 //! |---|---|---|
 //! | [`Gd`] / [`Sgd`] (momentum, Nesterov, dampening, L2) | `SGD` | momentum buffer, if any |
-//! | [`Adam`] (L2, AMSGrad) / [`AdamW`] (decoupled decay) | `Adam` / `AdamW` | 2 moments (+ max) |
+//! | [`Adam`] (L2, AMSGrad) / [`AdamW`] (decoupled decay, default 1e-2) | `Adam` / `AdamW` | 2 moments (+ max) |
 //! | [`RmsProp`] (momentum, centered) | `RMSprop` | mean square (+ mean, + buffer) |
 //! | [`Adagrad`] (lr decay, initial accumulator) | `Adagrad` | sum of squares |
 //!
@@ -52,7 +52,7 @@ pub mod schedule;
 pub mod sgd;
 
 pub use adagrad::{Adagrad, AdagradConfig};
-pub use adam::{Adam, AdamConfig, AdamW};
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
 /// descent's one error type: `descent_optim::Error` is [`descent_core::Error`], so a `?` works
 /// on core ops and optimizer calls alike.

@@ -110,8 +110,8 @@ enum Select {
 ///
 /// ```
 /// use descent_core::{Param, Tensor};
-/// use descent_optim::{AdamW, AdamConfig, ParamGroup};
-/// let opt = AdamW::new(AdamConfig { weight_decay: 0.01, ..AdamConfig::default() })
+/// use descent_optim::{AdamW, AdamWConfig, ParamGroup};
+/// let opt = AdamW::new(AdamWConfig::default())
 ///     .unwrap()
 ///     .with_group(ParamGroup::matching(|p: &Param| p.name().ends_with("bias")).weight_decay(0.0))
 ///     .unwrap();

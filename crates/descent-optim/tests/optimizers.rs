@@ -4,8 +4,8 @@
 
 use descent_core::{Gradients, Param, Params, Tape, Tensor, Var};
 use descent_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Error, Gd, Optimizer, ParamGroup, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig, checkpoint, clip_grad_norm, clip_grad_value,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Error, Gd, Optimizer, ParamGroup,
+    RmsProp, RmsPropConfig, Sgd, SgdConfig, checkpoint, clip_grad_norm, clip_grad_value,
 };
 
 /// f(x) = ½ Σ λᵢ xᵢ², a convex quadratic with curvatures λ (L = max λ).
@@ -224,9 +224,9 @@ fn bad_hyperparameters_are_refused_with_the_value_and_range() {
             ..AdamConfig::default()
         })
         .unwrap_err()),
-        msg(AdamW::new(AdamConfig {
+        msg(AdamW::new(AdamWConfig {
             weight_decay: -0.01,
-            ..AdamConfig::default()
+            ..AdamWConfig::default()
         })
         .unwrap_err()),
         msg(Adam::new(AdamConfig {
@@ -357,10 +357,10 @@ fn all_optimizers() -> Vec<fn() -> Box<dyn Optimizer>> {
         },
         || {
             Box::new(
-                AdamW::new(AdamConfig {
+                AdamW::new(AdamWConfig {
                     lr: 0.01,
                     weight_decay: 0.1,
-                    ..AdamConfig::default()
+                    ..AdamWConfig::default()
                 })
                 .unwrap(),
             )
@@ -572,4 +572,30 @@ fn zero_gradients_leave_gd_and_sgd_unchanged() {
     .step(&mut params, &grads)
     .unwrap();
     assert_eq!(bits(&params), before);
+}
+
+#[test]
+fn adamw_decays_by_pytorchs_default_and_adam_does_not() {
+    // With a zero gradient the Adam update is 0, so one step is the decay alone: p·(1 − η·λ).
+    let step = |opt: &mut dyn Optimizer| {
+        let mut w = Param::named("w", Tensor::from_vec(vec![2.0f64, -4.0], [2]));
+        let tape = Tape::new();
+        let grads = (tape.param(&w) * 0.0).sum_all().backward();
+        opt.step(&mut w, &grads).unwrap();
+        w.value().to_vec_f64()
+    };
+    let config = AdamWConfig {
+        lr: 0.1,
+        ..AdamWConfig::default()
+    };
+    assert_eq!(config.weight_decay, 0.01);
+    let decayed = step(&mut AdamW::new(config).unwrap());
+    for (got, p) in decayed.iter().zip([2.0, -4.0]) {
+        assert!((got - p * (1.0 - 0.1 * 0.01)).abs() < 1e-15, "{decayed:?}");
+    }
+    let adam = AdamConfig {
+        lr: 0.1,
+        ..AdamConfig::default()
+    };
+    assert_eq!(step(&mut Adam::new(adam).unwrap()), vec![2.0, -4.0]);
 }
