@@ -160,6 +160,15 @@ impl Rule for AdamRule {
         };
         adam(&h, p, g, m, v, v_max);
     }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.config.betas.0)
+    }
+
+    fn set_momentum(&mut self, owner: &'static str, momentum: f64) -> Result<()> {
+        self.config.betas.0 = check(owner, "betas.0", momentum, Range::FromZeroBelowOne)?;
+        Ok(())
+    }
 }
 
 /// Adam, with L2 weight decay and optional AMSGrad; see the [module documentation](self) for the
@@ -213,7 +222,6 @@ impl Adam {
 /// ```
 #[derive(Debug)]
 pub struct AdamW {
-    config: AdamWConfig,
     rule: AdamRule,
     engine: Engine,
 }
@@ -225,15 +233,23 @@ impl AdamW {
     /// If a value is out of its range; the message names it and the range.
     pub fn new(config: AdamWConfig) -> Result<AdamW> {
         Ok(AdamW {
-            config,
             rule: AdamRule::new("AdamW", config.into(), true)?,
             engine: Engine::new("AdamW", config.lr, config.weight_decay)?,
         })
     }
 
-    /// The settings.
-    pub fn config(&self) -> &AdamWConfig {
-        &self.config
+    /// The settings (`betas.0` as last set by [`Optimizer::set_momentum`]).
+    ///
+    /// [`Optimizer::set_momentum`]: crate::Optimizer::set_momentum
+    pub fn config(&self) -> AdamWConfig {
+        let c = self.rule.config;
+        AdamWConfig {
+            lr: c.lr,
+            betas: c.betas,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            amsgrad: c.amsgrad,
+        }
     }
 }
 

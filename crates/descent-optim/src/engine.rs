@@ -31,6 +31,42 @@ pub(crate) trait Rule {
 
     /// Updates `p` in place given its gradient `g` and its state buffers.
     fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>);
+
+    /// The momentum a schedule may set: SGD's and RMSprop's `momentum` when they were built with
+    /// one, Adam's `β1`; `None` for a rule without one.
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets the momentum of [`Rule::momentum`], checked; `owner` names the optimizer.
+    fn set_momentum(&mut self, owner: &'static str, momentum: f64) -> Result<()> {
+        let _ = momentum;
+        Err(Error::InvalidConfig {
+            owner,
+            detail: "it has no momentum to set (Sgd and RmsProp built with momentum > 0 have \
+                     one, Adam and AdamW have β1); do not cycle the momentum for it"
+                .to_string(),
+        })
+    }
+}
+
+/// Sets the `momentum` of SGD or RMSprop, which keep a momentum buffer only if they were built
+/// with a momentum above 0: the new one must be above 0 too, so the buffers stay the same.
+pub(crate) fn set_buffered_momentum(
+    owner: &'static str,
+    momentum: &mut f64,
+    new: f64,
+) -> Result<()> {
+    if *momentum == 0.0 {
+        return Err(Error::InvalidConfig {
+            owner,
+            detail: "it was built without momentum, so it keeps no momentum buffer; build it \
+                     with a momentum above 0 (as 0.9) to set it during training"
+                .to_string(),
+        });
+    }
+    *momentum = check(owner, "momentum", new, Range::AboveZeroBelowOne)?;
+    Ok(())
 }
 
 /// The state buffers of one parameter for one update, each of the parameter's length, in
@@ -449,6 +485,12 @@ macro_rules! optimizer_impl {
             }
             fn set_lr(&mut self, lr: f64) -> $crate::Result<()> {
                 self.engine.set_lr(lr)
+            }
+            fn momentum(&self) -> Option<f64> {
+                $crate::engine::Rule::momentum(&self.$rule)
+            }
+            fn set_momentum(&mut self, momentum: f64) -> $crate::Result<()> {
+                $crate::engine::Rule::set_momentum(&mut self.$rule, $name, momentum)
             }
             fn steps(&self) -> u64 {
                 self.engine.steps()

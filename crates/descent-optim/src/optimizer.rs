@@ -65,6 +65,30 @@ pub trait Optimizer {
     /// If `lr` is negative, NaN or infinite; the learning rate is unchanged then.
     fn set_lr(&mut self, lr: f64) -> Result<()>;
 
+    /// The momentum of the next step, if the optimizer has one a schedule may set: SGD's and
+    /// RMSprop's `momentum` (when built with one above 0), Adam's and AdamW's `β1`; `None` for
+    /// the others (Adagrad, SGD without momentum).
+    fn momentum(&self) -> Option<f64>;
+
+    /// Sets the momentum (SGD's and RMSprop's `momentum`, Adam's and AdamW's `β1`), as
+    /// [`OneCycle`](crate::schedule::OneCycle)'s momentum cycle does each step (PyTorch's
+    /// `cycle_momentum`). Like the learning rate, it is not part of the exported state: a
+    /// schedule gives it again after a resume.
+    ///
+    /// # Errors
+    /// If the optimizer has none ([`Optimizer::momentum`] is `None`), or the value is out of
+    /// range: `β1` in [0, 1), a momentum in (0, 1) (its buffer stays). Nothing changes then.
+    ///
+    /// ```
+    /// use descent_optim::{Adam, AdamConfig, Adagrad, AdagradConfig, Optimizer};
+    /// let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    /// adam.set_momentum(0.85).unwrap();
+    /// assert_eq!(adam.config().betas, (0.85, 0.999));
+    /// let mut adagrad = Adagrad::new(AdagradConfig::default()).unwrap();
+    /// assert!(adagrad.set_momentum(0.9).is_err());
+    /// ```
+    fn set_momentum(&mut self, momentum: f64) -> Result<()>;
+
     /// The number of steps taken.
     fn steps(&self) -> u64;
 
