@@ -138,6 +138,25 @@ pub enum Error {
         step: u64,
         /// The learning rate of that step.
         lr: f64,
+        /// The loss of that step ([`Gradients::loss`](crate::Gradients::loss)), if known: a
+        /// finite loss with a non-finite gradient points at an op, not at divergence.
+        loss: Option<f64>,
+    },
+    /// An optimizer step whose `Gradients` hold a gradient for none of its parameters: they were
+    /// computed for another model, or a clone (a cloned `Param` has a new id). Nothing changed.
+    NoGradients {
+        /// The optimizer, as `"Adam"`.
+        owner: &'static str,
+        /// How many parameters the step was given.
+        params: usize,
+    },
+    /// An optimizer given again the gradients of the backward pass it applied last. Nothing
+    /// changed.
+    GradientsReused {
+        /// The optimizer, as `"Adam"`.
+        owner: &'static str,
+        /// The step that applied them.
+        step: u64,
     },
     /// A gradient whose shape or element type does not match its parameter's.
     GradientMismatch {
@@ -227,18 +246,58 @@ impl fmt::Display for Error {
                 value,
                 step,
                 lr,
+                loss,
             } => {
                 if what == "loss" {
                     write!(f, "the loss is {value} at step {step}")?;
                 } else {
                     write!(f, "the gradient of {what} contains {value} at step {step}")?;
                 }
+                write!(f, "; the step was not taken. ")?;
+                if what != "loss" && loss.is_some_and(f64::is_finite) {
+                    write!(
+                        f,
+                        "The loss is finite, so the parameters have probably not diverged: more \
+                         likely an op was differentiated where its derivative is infinite or \
+                         undefined (sqrt or powf below 1 at 0, log at 0, division by 0); \
+                         tape.set_anomaly_mode(true) names the op"
+                    )
+                } else if *step == 1 {
+                    write!(
+                        f,
+                        "This is the optimizer's first step, so no update (and no learning rate) \
+                         has acted yet: check the inputs and targets for NaN or inf, and the \
+                         model's initialisation (or the loss: log of 0, division by 0)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "Training diverged: try a lower learning rate than {lr}, or clip \
+                         gradients"
+                    )
+                }
+            }
+            Error::NoGradients { owner, params } => {
+                let none = match params {
+                    1 => "the parameter has no gradient".to_string(),
+                    2 => "neither of the 2 parameters has a gradient".to_string(),
+                    n => format!("none of the {n} parameters has a gradient"),
+                };
                 write!(
                     f,
-                    "; the step was not taken. Training diverged: try a lower learning rate \
-                     than {lr}, or clip gradients"
+                    "{owner}: {none} in these Gradients, so the step was not taken. Were they \
+                     computed for another model, or for a clone of it (a cloned Param has a new \
+                     id)? Step with the parameters the loss was computed from, each registered \
+                     with tape.param"
                 )
             }
+            Error::GradientsReused { owner, step } => write!(
+                f,
+                "{owner}: these Gradients were already applied at step {step}, so the step was \
+                 not taken. A backward pass gives one step: run a new forward and backward pass \
+                 before stepping again (two optimizers over different parameters may share one \
+                 pass)"
+            ),
             Error::GradientMismatch { param, detail } => {
                 write!(f, "the gradient of {param} does not fit it: {detail}")
             }

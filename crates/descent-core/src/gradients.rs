@@ -46,6 +46,24 @@ impl Gradients {
         self.loss
     }
 
+    /// An identity of the backward pass that produced these gradients, unique in the process
+    /// (clones share it; clipping keeps it), or `None` for gradients built by hand with
+    /// [`Gradients::default`]. An optimizer uses it to refuse applying one pass twice.
+    ///
+    /// ```
+    /// use descent_core::{Gradients, Param, Tape, Tensor};
+    /// let w = Param::new(Tensor::from_vec(vec![3.0f32], [1]));
+    /// let (tape_1, tape_2) = (Tape::new(), Tape::new());
+    /// let g1 = tape_1.param(&w).square().sum_all().backward();
+    /// let g2 = tape_2.param(&w).square().sum_all().backward();
+    /// assert!(g1.pass().is_some() && g1.pass() != g2.pass());
+    /// assert_eq!(g1.clone().pass(), g1.pass());
+    /// assert_eq!(Gradients::default().pass(), None);
+    /// ```
+    pub fn pass(&self) -> Option<u64> {
+        (self.tape_id != 0).then_some(self.tape_id)
+    }
+
     pub(crate) fn add_param(&mut self, id: ParamId, g: Tensor) {
         accumulate(self.params.entry(id), g);
     }

@@ -21,9 +21,9 @@ use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{AdamStep, adam};
 
-/// The settings of [`Adam`] and [`AdamW`]; the defaults are PyTorch's `Adam` ones (`lr` 1e-3,
-/// betas (0.9, 0.999), `eps` 1e-8, no weight decay, no amsgrad). PyTorch's `AdamW` defaults to
-/// `weight_decay` 1e-2: set it.
+/// The settings of [`Adam`]; the defaults are PyTorch's `Adam` ones (`lr` 1e-3, betas
+/// (0.9, 0.999), `eps` 1e-8, no weight decay, no amsgrad). [`AdamW`] takes an [`AdamWConfig`],
+/// whose default weight decay is PyTorch's `AdamW` one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
     /// Learning rate `η` (> 0).
@@ -46,6 +46,60 @@ impl Default for AdamConfig {
             eps: 1e-8,
             weight_decay: 0.0,
             amsgrad: false,
+        }
+    }
+}
+
+/// The settings of [`AdamW`]: the fields of [`AdamConfig`], with PyTorch's `AdamW` defaults
+/// (`lr` 1e-3, betas (0.9, 0.999), `eps` 1e-8, **`weight_decay` 1e-2**, no amsgrad). A type of
+/// its own, so that `..Default::default()` gives AdamW's decay, not Adam's 0.
+///
+/// ```
+/// use descent_optim::{AdamConfig, AdamWConfig};
+/// assert_eq!(AdamWConfig::default().weight_decay, 0.01);
+/// assert_eq!(AdamConfig::default().weight_decay, 0.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamWConfig {
+    /// Learning rate `η` (> 0).
+    pub lr: f64,
+    /// `(β1, β2)`, the decay rates of the moment estimates (each in [0, 1)).
+    pub betas: (f64, f64),
+    /// `ε`, added to the denominator (>= 0).
+    pub eps: f64,
+    /// Decoupled weight decay `λ` (>= 0): `p ← p·(1 − η·λ)` each step. Default 1e-2.
+    pub weight_decay: f64,
+    /// Use the running maximum of the second moment (AMSGrad).
+    pub amsgrad: bool,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        let AdamConfig {
+            lr,
+            betas,
+            eps,
+            amsgrad,
+            ..
+        } = AdamConfig::default();
+        AdamWConfig {
+            lr,
+            betas,
+            eps,
+            weight_decay: 1e-2,
+            amsgrad,
+        }
+    }
+}
+
+impl From<AdamWConfig> for AdamConfig {
+    fn from(c: AdamWConfig) -> AdamConfig {
+        AdamConfig {
+            lr: c.lr,
+            betas: c.betas,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            amsgrad: c.amsgrad,
         }
     }
 }
@@ -106,6 +160,15 @@ impl Rule for AdamRule {
         };
         adam(&h, p, g, m, v, v_max);
     }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.config.betas.0)
+    }
+
+    fn set_momentum(&mut self, owner: &'static str, momentum: f64) -> Result<()> {
+        self.config.betas.0 = check(owner, "betas.0", momentum, Range::FromZeroBelowOne)?;
+        Ok(())
+    }
 }
 
 /// Adam, with L2 weight decay and optional AMSGrad; see the [module documentation](self) for the
@@ -148,12 +211,13 @@ impl Adam {
 }
 
 /// AdamW: Adam with decoupled weight decay (`p ← p·(1 − η·λ)` before the Adam update, instead of
-/// `λ·p` in the gradient); see the [module documentation](self).
+/// `λ·p` in the gradient); see the [module documentation](self). Its settings are an
+/// [`AdamWConfig`], whose weight decay defaults to PyTorch's 1e-2.
 ///
 /// ```
 /// use descent_core::{Param, Tensor};
-/// use descent_optim::{AdamConfig, AdamW};
-/// let opt = AdamW::new(AdamConfig { weight_decay: 0.01, ..AdamConfig::default() }).unwrap();
+/// use descent_optim::{AdamW, AdamWConfig};
+/// let opt = AdamW::new(AdamWConfig { lr: 3e-4, ..AdamWConfig::default() }).unwrap();
 /// assert_eq!(opt.config().weight_decay, 0.01);
 /// ```
 #[derive(Debug)]
@@ -167,16 +231,25 @@ impl AdamW {
     ///
     /// # Errors
     /// If a value is out of its range; the message names it and the range.
-    pub fn new(config: AdamConfig) -> Result<AdamW> {
+    pub fn new(config: AdamWConfig) -> Result<AdamW> {
         Ok(AdamW {
-            rule: AdamRule::new("AdamW", config, true)?,
+            rule: AdamRule::new("AdamW", config.into(), true)?,
             engine: Engine::new("AdamW", config.lr, config.weight_decay)?,
         })
     }
 
-    /// The settings.
-    pub fn config(&self) -> &AdamConfig {
-        &self.rule.config
+    /// The settings (`betas.0` as last set by [`Optimizer::set_momentum`]).
+    ///
+    /// [`Optimizer::set_momentum`]: crate::Optimizer::set_momentum
+    pub fn config(&self) -> AdamWConfig {
+        let c = self.rule.config;
+        AdamWConfig {
+            lr: c.lr,
+            betas: c.betas,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            amsgrad: c.amsgrad,
+        }
     }
 }
 

@@ -31,6 +31,42 @@ pub(crate) trait Rule {
 
     /// Updates `p` in place given its gradient `g` and its state buffers.
     fn update<T: Element>(&self, ctx: &Ctx, p: &mut [T], g: &[T], bufs: Buffers<'_, T>);
+
+    /// The momentum a schedule may set: SGD's and RMSprop's `momentum` when they were built with
+    /// one, Adam's `β1`; `None` for a rule without one.
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets the momentum of [`Rule::momentum`], checked; `owner` names the optimizer.
+    fn set_momentum(&mut self, owner: &'static str, momentum: f64) -> Result<()> {
+        let _ = momentum;
+        Err(Error::InvalidConfig {
+            owner,
+            detail: "it has no momentum to set (Sgd and RmsProp built with momentum > 0 have \
+                     one, Adam and AdamW have β1); do not cycle the momentum for it"
+                .to_string(),
+        })
+    }
+}
+
+/// Sets the `momentum` of SGD or RMSprop, which keep a momentum buffer only if they were built
+/// with a momentum above 0: the new one must be above 0 too, so the buffers stay the same.
+pub(crate) fn set_buffered_momentum(
+    owner: &'static str,
+    momentum: &mut f64,
+    new: f64,
+) -> Result<()> {
+    if *momentum == 0.0 {
+        return Err(Error::InvalidConfig {
+            owner,
+            detail: "it was built without momentum, so it keeps no momentum buffer; build it \
+                     with a momentum above 0 (as 0.9) to set it during training"
+                .to_string(),
+        });
+    }
+    *momentum = check(owner, "momentum", new, Range::AboveZeroBelowOne)?;
+    Ok(())
 }
 
 /// The state buffers of one parameter for one update, each of the parameter's length, in
@@ -64,6 +100,8 @@ pub(crate) struct Engine {
     groups: Vec<ParamGroup>,
     steps: u64,
     slots: HashMap<ParamId, Slot>,
+    /// The backward pass ([`Gradients::pass`]) of the last step, and that step.
+    last_pass: Option<(u64, u64)>,
 }
 
 impl Engine {
@@ -77,6 +115,7 @@ impl Engine {
             groups: Vec::new(),
             steps: 0,
             slots: HashMap::new(),
+            last_pass: None,
         })
     }
 
@@ -137,6 +176,15 @@ impl Engine {
                 value: if loss.is_nan() { "NaN" } else { "inf" },
                 step,
                 lr: self.lr,
+                loss: Some(loss),
+            });
+        }
+        if let Some((pass, at)) = self.last_pass
+            && grads.pass() == Some(pass)
+        {
+            return Err(Error::GradientsReused {
+                owner: self.owner,
+                step: at,
             });
         }
         self.check_grads(params, grads, step)?;
@@ -176,6 +224,7 @@ impl Engine {
             updated += 1;
         });
         self.steps = step;
+        self.last_pass = grads.pass().map(|pass| (pass, step));
         Ok(StepReport {
             step,
             lr: self.lr,
@@ -184,14 +233,16 @@ impl Engine {
         })
     }
 
-    /// The first gradient that does not fit its parameter or is not finite, as an error.
+    /// The first gradient that does not fit its parameter or is not finite, as an error; or
+    /// [`Error::NoGradients`] if there are parameters and none has a gradient.
     fn check_grads(&self, params: &dyn Params, grads: &Gradients, step: u64) -> Result<()> {
         let mut found = None;
-        let mut index = 0;
+        let (mut index, mut with_grad) = (0, 0);
         params.visit(&mut |p| {
             let i = index;
             index += 1;
             let Some(g) = grads.get(p) else { return };
+            with_grad += 1;
             if found.is_some() {
                 return;
             }
@@ -218,9 +269,16 @@ impl Engine {
                     value,
                     step,
                     lr: self.lr,
+                    loss: grads.loss(),
                 });
             }
         });
+        if found.is_none() && index > 0 && with_grad == 0 {
+            found = Some(Error::NoGradients {
+                owner: self.owner,
+                params: index,
+            });
+        }
         found.map_or(Ok(()), Err)
     }
 
@@ -330,6 +388,7 @@ impl Engine {
         }
         self.slots = slots;
         self.steps = state.steps;
+        self.last_pass = None;
         self.lr = lr;
         Ok(())
     }
@@ -426,6 +485,12 @@ macro_rules! optimizer_impl {
             }
             fn set_lr(&mut self, lr: f64) -> $crate::Result<()> {
                 self.engine.set_lr(lr)
+            }
+            fn momentum(&self) -> Option<f64> {
+                $crate::engine::Rule::momentum(&self.$rule)
+            }
+            fn set_momentum(&mut self, momentum: f64) -> $crate::Result<()> {
+                $crate::engine::Rule::set_momentum(&mut self.$rule, $name, momentum)
             }
             fn steps(&self) -> u64 {
                 self.engine.steps()

@@ -4,15 +4,18 @@
 //! | optimizer | PyTorch | state per parameter |
 //! |---|---|---|
 //! | [`Gd`] / [`Sgd`] (momentum, Nesterov, dampening, L2) | `SGD` | momentum buffer, if any |
-//! | [`Adam`] (L2, AMSGrad) / [`AdamW`] (decoupled decay) | `Adam` / `AdamW` | 2 moments (+ max) |
+//! | [`Adam`] (L2, AMSGrad) / [`AdamW`] (decoupled decay, default 1e-2) | `Adam` / `AdamW` | 2 moments (+ max) |
 //! | [`RmsProp`] (momentum, centered) | `RMSprop` | mean square (+ mean, + buffer) |
 //! | [`Adagrad`] (lr decay, initial accumulator) | `Adagrad` | sum of squares |
 //!
 //! Each optimizer's page gives its update rule as a formula. All share the [`Optimizer`] trait,
 //! parameter groups ([`ParamGroup`]), learning-rate [`schedule`]s, gradient [`clip`]ping and
 //! [`checkpoint`] files; a [`monitor::LossMonitor`] says when the loss stalls (a learning rate
-//! too small) or climbs (too large). A step refuses a non-finite loss or gradient with an error that names the
-//! parameter and suggests a lower learning rate, and changes nothing then.
+//! too small) or climbs (too large). A step refuses a non-finite loss or gradient with an error that
+//! names the parameter and its likely cause (the data or the initialisation at the first step, an
+//! op at the edge of its domain under a finite loss, else a learning rate too high); it refuses
+//! gradients that hold none of its parameters, or the backward pass it applied last; and it
+//! changes nothing then.
 //!
 //! ```
 //! use descent_core::{Param, Tape, Tensor};
@@ -49,7 +52,7 @@ pub mod schedule;
 pub mod sgd;
 
 pub use adagrad::{Adagrad, AdagradConfig};
-pub use adam::{Adam, AdamConfig, AdamW};
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
 /// descent's one error type: `descent_optim::Error` is [`descent_core::Error`], so a `?` works
 /// on core ops and optimizer calls alike.

@@ -9,11 +9,22 @@ use std::fmt;
 ///
 /// There is no `zero_grad`: every backward pass returns fresh [`Gradients`]. A parameter without a
 /// gradient in `grads` is left alone (as PyTorch skips a parameter whose `.grad` is `None`), and
-/// its state does not advance.
+/// its state does not advance; but if *none* of the parameters has one, the gradients were
+/// computed for something else (another model, or a clone, whose parameters have other ids) and
+/// the step is refused with [`Error::NoGradients`](crate::Error::NoGradients).
+///
+/// One backward pass gives one step: an optimizer refuses the gradients of the pass it applied
+/// last ([`Gradients::pass`]) with [`Error::GradientsReused`](crate::Error::GradientsReused).
+/// Two optimizers over different parameters (a GAN's generator and discriminator) may each apply
+/// the same pass. Gradients built by hand ([`Gradients::default`]) carry no pass and are not
+/// checked.
 ///
 /// Every optimizer checks the loss ([`Gradients::loss`]) and every gradient before it touches a
 /// parameter: a NaN or infinity stops the step with [`Error::NonFinite`](crate::Error::NonFinite),
-/// naming the parameter, and nothing changes.
+/// naming the parameter, and nothing changes. Its message names the likely cause: at the
+/// optimizer's first step the data or the initialisation (no update has acted yet); a non-finite
+/// gradient under a finite loss, an op differentiated at the edge of its domain (as `sqrt` at 0);
+/// otherwise divergence, and a lower learning rate.
 ///
 /// ```
 /// use descent_core::{Param, Tape, Tensor};
@@ -37,7 +48,10 @@ pub trait Optimizer {
     /// # Errors
     /// [`Error::NonFinite`](crate::Error::NonFinite) if the loss or a gradient is NaN or
     /// infinite, [`Error::GradientMismatch`](crate::Error::GradientMismatch) if a gradient's shape
-    /// or element type is not its parameter's. In both cases no parameter and no state changed.
+    /// or element type is not its parameter's, [`Error::NoGradients`](crate::Error::NoGradients)
+    /// if no parameter has a gradient, [`Error::GradientsReused`](crate::Error::GradientsReused)
+    /// if this optimizer's last step applied the same backward pass. In every case no parameter
+    /// and no state changed, and the step does not count.
     fn step(&mut self, params: &mut dyn Params, grads: &Gradients) -> Result<StepReport>;
 
     /// The learning rate of the next step (of the default group; see [`ParamGroup`]).
@@ -50,6 +64,30 @@ pub trait Optimizer {
     /// # Errors
     /// If `lr` is negative, NaN or infinite; the learning rate is unchanged then.
     fn set_lr(&mut self, lr: f64) -> Result<()>;
+
+    /// The momentum of the next step, if the optimizer has one a schedule may set: SGD's and
+    /// RMSprop's `momentum` (when built with one above 0), Adam's and AdamW's `β1`; `None` for
+    /// the others (Adagrad, SGD without momentum).
+    fn momentum(&self) -> Option<f64>;
+
+    /// Sets the momentum (SGD's and RMSprop's `momentum`, Adam's and AdamW's `β1`), as
+    /// [`OneCycle`](crate::schedule::OneCycle)'s momentum cycle does each step (PyTorch's
+    /// `cycle_momentum`). Like the learning rate, it is not part of the exported state: a
+    /// schedule gives it again after a resume.
+    ///
+    /// # Errors
+    /// If the optimizer has none ([`Optimizer::momentum`] is `None`), or the value is out of
+    /// range: `β1` in [0, 1), a momentum in (0, 1) (its buffer stays). Nothing changes then.
+    ///
+    /// ```
+    /// use descent_optim::{Adam, AdamConfig, Adagrad, AdagradConfig, Optimizer};
+    /// let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    /// adam.set_momentum(0.85).unwrap();
+    /// assert_eq!(adam.config().betas, (0.85, 0.999));
+    /// let mut adagrad = Adagrad::new(AdagradConfig::default()).unwrap();
+    /// assert!(adagrad.set_momentum(0.9).is_err());
+    /// ```
+    fn set_momentum(&mut self, momentum: f64) -> Result<()>;
 
     /// The number of steps taken.
     fn steps(&self) -> u64;
@@ -96,8 +134,8 @@ enum Select {
 ///
 /// ```
 /// use descent_core::{Param, Tensor};
-/// use descent_optim::{AdamW, AdamConfig, ParamGroup};
-/// let opt = AdamW::new(AdamConfig { weight_decay: 0.01, ..AdamConfig::default() })
+/// use descent_optim::{AdamW, AdamWConfig, ParamGroup};
+/// let opt = AdamW::new(AdamWConfig::default())
 ///     .unwrap()
 ///     .with_group(ParamGroup::matching(|p: &Param| p.name().ends_with("bias")).weight_decay(0.0))
 ///     .unwrap();

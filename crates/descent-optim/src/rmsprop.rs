@@ -12,7 +12,7 @@
 //! p ← p − η·g/a                                  (otherwise)
 //! ```
 
-use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl, set_buffered_momentum};
 use crate::hyper::{Range, check};
 use descent_core::{Element, Result};
 use descent_kernels::optim::{RmspropStep, rmsprop};
@@ -79,6 +79,14 @@ impl Rule for RmsPropConfig {
             (None, second)
         };
         rmsprop(&h, p, g, s, g_avg, buf);
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        (self.momentum > 0.0).then_some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, owner: &'static str, momentum: f64) -> Result<()> {
+        set_buffered_momentum(owner, &mut self.momentum, momentum)
     }
 }
 

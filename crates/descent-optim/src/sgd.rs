@@ -15,7 +15,7 @@
 //! Full-batch gradient descent, SGD on single examples and mini-batch SGD are the same update:
 //! what differs is the batch the gradient was computed on, which the data loader decides.
 
-use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl};
+use crate::engine::{Buffers, Ctx, Engine, Rule, optimizer_impl, set_buffered_momentum};
 use crate::hyper::{Range, check};
 use descent_core::{Element, Error, Result};
 use descent_kernels::optim::{SgdStep, sgd};
@@ -135,6 +135,14 @@ impl Rule for SgdConfig {
             first: ctx.step == 1,
         };
         sgd(&h, p, g, bufs.first);
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        (self.momentum != 0.0).then_some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, owner: &'static str, momentum: f64) -> Result<()> {
+        set_buffered_momentum(owner, &mut self.momentum, momentum)
     }
 }
 

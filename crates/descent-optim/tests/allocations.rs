@@ -2,8 +2,8 @@
 
 use descent_core::{Gradients, Param, Tensor};
 use descent_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Optimizer, RmsProp, RmsPropConfig, Sgd,
-    SgdConfig,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig,
 };
 
 /// Allocations made on this thread while `f` runs (`allocation-counter` swaps the global
@@ -33,9 +33,9 @@ fn steps_after_the_first_do_not_allocate() {
             .unwrap(),
         ),
         Box::new(
-            AdamW::new(AdamConfig {
+            AdamW::new(AdamWConfig {
                 weight_decay: 0.01,
-                ..AdamConfig::default()
+                ..AdamWConfig::default()
             })
             .unwrap(),
         ),

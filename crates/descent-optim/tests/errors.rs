@@ -39,8 +39,9 @@ fn debug_prints_the_message() {
     let non_finite = add_then_step(&[2], 10.0, f64::INFINITY).unwrap_err();
     assert_eq!(
         format!("{non_finite:?}"),
-        "the loss is inf at step 1; the step was not taken. Training diverged: try a lower \
-         learning rate than 10, or clip gradients"
+        "the loss is inf at step 1; the step was not taken. This is the optimizer's first \
+         step, so no update (and no learning rate) has acted yet: check the inputs and targets \
+         for NaN or inf, and the model's initialisation (or the loss: log of 0, division by 0)"
     );
     let shape = add_then_step(&[3], 0.1, 1.0).unwrap_err();
     let debug = format!("{shape:?}");

@@ -5,8 +5,8 @@
 
 use descent_core::{DType, Gradients, Param, Tape, Tensor, Var};
 use descent_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Gd, Optimizer, ParamGroup, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig, clip_grad_norm, clip_grad_value,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Gd, Optimizer, ParamGroup,
+    RmsProp, RmsPropConfig, Sgd, SgdConfig, clip_grad_norm, clip_grad_value,
 };
 
 #[rustfmt::skip]
@@ -103,7 +103,15 @@ fn optimizer(case: &Case, b: &Param) -> Box<dyn Optimizer> {
             weight_decay,
         })),
         "adam" => boxed!(Adam::new(adam)),
-        "adamw" => boxed!(AdamW::new(adam)),
+        // Every AdamW case gives its weight decay (AdamWConfig's default is 1e-2, the
+        // generator's 0).
+        "adamw" => boxed!(AdamW::new(AdamWConfig {
+            lr,
+            betas: adam.betas,
+            eps: adam.eps,
+            weight_decay,
+            amsgrad: adam.amsgrad,
+        })),
         "rmsprop" => boxed!(RmsProp::new(RmsPropConfig {
             lr,
             alpha: get(o, "alpha", 0.99),

@@ -4,8 +4,8 @@
 
 use descent_core::{Gradients, Param, Params, Tape, Tensor, Var};
 use descent_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Error, Gd, Optimizer, ParamGroup, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig, checkpoint, clip_grad_norm, clip_grad_value,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Error, Gd, Optimizer, ParamGroup,
+    RmsProp, RmsPropConfig, Sgd, SgdConfig, checkpoint, clip_grad_norm, clip_grad_value,
 };
 
 /// f(x) = ½ Σ λᵢ xᵢ², a convex quadratic with curvatures λ (L = max λ).
@@ -224,9 +224,9 @@ fn bad_hyperparameters_are_refused_with_the_value_and_range() {
             ..AdamConfig::default()
         })
         .unwrap_err()),
-        msg(AdamW::new(AdamConfig {
+        msg(AdamW::new(AdamWConfig {
             weight_decay: -0.01,
-            ..AdamConfig::default()
+            ..AdamWConfig::default()
         })
         .unwrap_err()),
         msg(Adam::new(AdamConfig {
@@ -357,10 +357,10 @@ fn all_optimizers() -> Vec<fn() -> Box<dyn Optimizer>> {
         },
         || {
             Box::new(
-                AdamW::new(AdamConfig {
+                AdamW::new(AdamWConfig {
                     lr: 0.01,
                     weight_decay: 0.1,
-                    ..AdamConfig::default()
+                    ..AdamWConfig::default()
                 })
                 .unwrap(),
             )
@@ -572,4 +572,129 @@ fn zero_gradients_leave_gd_and_sgd_unchanged() {
     .step(&mut params, &grads)
     .unwrap();
     assert_eq!(bits(&params), before);
+}
+
+#[test]
+fn adamw_decays_by_pytorchs_default_and_adam_does_not() {
+    // With a zero gradient the Adam update is 0, so one step is the decay alone: p·(1 − η·λ).
+    let step = |opt: &mut dyn Optimizer| {
+        let mut w = Param::named("w", Tensor::from_vec(vec![2.0f64, -4.0], [2]));
+        let tape = Tape::new();
+        let grads = (tape.param(&w) * 0.0).sum_all().backward();
+        opt.step(&mut w, &grads).unwrap();
+        w.value().to_vec_f64()
+    };
+    let config = AdamWConfig {
+        lr: 0.1,
+        ..AdamWConfig::default()
+    };
+    assert_eq!(config.weight_decay, 0.01);
+    let decayed = step(&mut AdamW::new(config).unwrap());
+    for (got, p) in decayed.iter().zip([2.0, -4.0]) {
+        assert!((got - p * (1.0 - 0.1 * 0.01)).abs() < 1e-15, "{decayed:?}");
+    }
+    let adam = AdamConfig {
+        lr: 0.1,
+        ..AdamConfig::default()
+    };
+    assert_eq!(step(&mut Adam::new(adam).unwrap()), vec![2.0, -4.0]);
+}
+
+#[test]
+fn set_momentum_is_sgds_momentum_and_adams_beta1() {
+    let mut sgd = Sgd::with_config(SgdConfig {
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .unwrap();
+    assert_eq!(sgd.momentum(), Some(0.9));
+    sgd.set_momentum(0.85).unwrap();
+    assert_eq!((sgd.momentum(), sgd.config().momentum), (Some(0.85), 0.85));
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    adam.set_momentum(0.8).unwrap();
+    assert_eq!(adam.config().betas, (0.8, 0.999));
+    let mut adamw = AdamW::new(AdamWConfig::default()).unwrap();
+    adamw.set_momentum(0.0).unwrap(); // β1 = 0 is allowed, as at construction
+    assert_eq!(adamw.momentum(), Some(0.0));
+    let mut rmsprop = RmsProp::new(RmsPropConfig {
+        momentum: 0.5,
+        ..RmsPropConfig::default()
+    })
+    .unwrap();
+    rmsprop.set_momentum(0.6).unwrap();
+    assert_eq!(rmsprop.config().momentum, 0.6);
+}
+
+#[test]
+fn set_momentum_refuses_optimizers_without_one_and_values_out_of_range() {
+    let msg = |r: Result<(), Error>| r.unwrap_err().to_string();
+    let mut adagrad = Adagrad::new(AdagradConfig::default()).unwrap();
+    assert_eq!(adagrad.momentum(), None);
+    assert!(
+        msg(adagrad.set_momentum(0.9)).starts_with("Adagrad: it has no momentum to set"),
+        "{}",
+        msg(adagrad.set_momentum(0.9))
+    );
+    let mut plain = Sgd::new(0.1).unwrap();
+    assert_eq!(plain.momentum(), None);
+    let e = msg(plain.set_momentum(0.9));
+    assert!(e.contains("built without momentum"), "{e}");
+    assert_eq!(plain.config().momentum, 0.0);
+    let mut sgd = Sgd::with_config(SgdConfig {
+        momentum: 0.9,
+        nesterov: true,
+        ..SgdConfig::default()
+    })
+    .unwrap();
+    for bad in [0.0, 1.0, f64::NAN] {
+        let e = msg(sgd.set_momentum(bad));
+        assert!(
+            e.starts_with("Sgd: momentum = ") && e.contains("(0, 1)"),
+            "{e}"
+        );
+    }
+    assert_eq!(sgd.momentum(), Some(0.9));
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    assert_eq!(
+        msg(adam.set_momentum(1.0)),
+        "Adam: betas.0 = 1 is not allowed; it must be in [0, 1)"
+    );
+    assert_eq!(adam.momentum(), Some(0.9));
+}
+
+#[test]
+fn a_momentum_set_between_steps_acts_from_the_next_step() {
+    // β1 set to 0.8 after step 2: step 3 is that of an Adam built with β1 = 0.8 resumed from the
+    // state after step 2 (PyTorch reads β1 from the group at each step).
+    let config = AdamConfig {
+        lr: 0.05,
+        ..AdamConfig::default()
+    };
+    let step = |opt: &mut Adam, w: &mut Param| {
+        let tape = Tape::new();
+        let grads = rosenbrock(&tape, w).backward();
+        opt.step(w, &grads).unwrap();
+    };
+    let mut w = Param::named("w", Tensor::from_vec(vec![1.0f64, -2.0], [2]));
+    let mut opt = Adam::new(config).unwrap();
+    step(&mut opt, &mut w);
+    step(&mut opt, &mut w);
+    let (after_2, state_2) = (w.value().clone(), opt.state(&w));
+    let mut kept = Param::named("w", after_2.clone());
+    let mut opt_kept = Adam::new(config).unwrap();
+    opt_kept.load_state(&kept, &state_2).unwrap();
+    step(&mut opt_kept, &mut kept);
+
+    opt.set_momentum(0.8).unwrap();
+    step(&mut opt, &mut w);
+    let mut replay = Param::named("w", after_2);
+    let mut built_with = Adam::new(AdamConfig {
+        betas: (0.8, 0.999),
+        ..config
+    })
+    .unwrap();
+    built_with.load_state(&replay, &state_2).unwrap();
+    step(&mut built_with, &mut replay);
+    assert_eq!(point(&w), point(&replay));
+    assert_ne!(point(&w), point(&kept));
 }

@@ -633,3 +633,60 @@ fn reduce_on_plateau_refuses_bad_settings() {
         &["threshold = 2"],
     );
 }
+
+#[test]
+fn one_cycle_momentum_runs_inverse_to_the_rate() {
+    // PyTorch's cycle_momentum: the same pct and anneal, from max_momentum down to
+    // base_momentum while the rate rises, back up while it falls.
+    for anneal in [Anneal::Cos, Anneal::Linear] {
+        let schedule = OneCycle::new(0.1, 30).unwrap().anneal(anneal);
+        let (initial, min) = (0.1 / 25.0, 0.1 / 25.0 / 1e4);
+        assert_eq!(schedule.momentum_at(0), Some(0.95));
+        assert_close(schedule.momentum_at(8).unwrap(), 0.85, 1e-15); // e = 0.3·30 − 1
+        assert_close(schedule.momentum_at(29).unwrap(), 0.95, 1e-15);
+        assert_eq!(schedule.momentum_at(30), Some(0.95));
+        assert_eq!(schedule.momentum_at(1000), Some(0.95));
+        for k in 0..30 {
+            let (lr, m) = (schedule.lr_at(k), schedule.momentum_at(k).unwrap());
+            // The fraction of its way each has gone in the phase is the same.
+            let (lr_way, m_way) = if k <= 8 {
+                ((lr - initial) / (0.1 - initial), (0.95 - m) / 0.1)
+            } else {
+                ((0.1 - lr) / (0.1 - min), (m - 0.85) / 0.1)
+            };
+            assert!((lr_way - m_way).abs() < 1e-12, "{anneal:?} step {k}");
+        }
+    }
+    let custom = OneCycle::new(0.1, 30)
+        .unwrap()
+        .momentum_range(0.8, 0.99)
+        .unwrap();
+    assert_eq!(custom.momentum_at(0), Some(0.99));
+    assert_close(custom.momentum_at(8).unwrap(), 0.8, 1e-15);
+    // Other schedules leave the momentum alone, also behind a box.
+    let boxed: Box<dyn Schedule> = Box::new(custom);
+    assert_eq!(boxed.momentum_at(0), Some(0.99));
+    assert_eq!(Constant::new(0.1).unwrap().momentum_at(3), None);
+}
+
+#[test]
+fn one_cycle_refuses_a_momentum_range_out_of_order_or_of_range() {
+    let schedule = || OneCycle::new(0.1, 30).unwrap();
+    assert_refused(
+        schedule().momentum_range(0.95, 0.85),
+        &[
+            "OneCycle",
+            "base_momentum = 0.95",
+            "max_momentum = 0.85",
+            "swap",
+        ],
+    );
+    assert_refused(
+        schedule().momentum_range(0.85, 1.0),
+        &["max_momentum = 1", "[0, 1)"],
+    );
+    assert_refused(
+        schedule().momentum_range(-0.1, 0.9),
+        &["base_momentum = -0.1"],
+    );
+}

@@ -14,7 +14,7 @@
 //! | [`CosineAnnealing`] | half a cosine from `lr_max` down to `lr_min` | `CosineAnnealingLR` (closed form) |
 //! | [`CosineAnnealing::with_restarts`] | the same, restarted every cycle | `CosineAnnealingWarmRestarts` |
 //! | [`Warmup`] | a linear ramp, then an inner schedule | `LinearLR` then the inner one, in `SequentialLR` |
-//! | [`OneCycle`] | up to `max_lr`, then down far below the start | `OneCycleLR` (`three_phase=False`) |
+//! | [`OneCycle`] | up to `max_lr`, then down far below the start (momentum the other way) | `OneCycleLR` (`three_phase=False`) |
 //! | [`ReduceOnPlateau`] | divided when a metric stops improving (stateful) | `ReduceLROnPlateau` |
 //!
 //! Schedules compose as values: [`Warmup`] takes any schedule, and `Box<dyn Schedule>` is itself
@@ -67,11 +67,43 @@ pub trait Schedule: fmt::Debug + Send + Sync {
     fn len(&self) -> Option<u64> {
         None
     }
+
+    /// The momentum at step `step`, for the schedules that cycle it ([`OneCycle`]); `None` (the
+    /// default) leaves the optimizer's momentum alone. A training loop gives it to
+    /// [`Optimizer::set_momentum`](crate::Optimizer::set_momentum) beside the rate:
+    ///
+    /// ```
+    /// use descent_core::{Param, Tape, Tensor};
+    /// use descent_optim::schedule::{OneCycle, Schedule};
+    /// use descent_optim::{Optimizer, Sgd, SgdConfig};
+    /// let mut w = Param::new(Tensor::from_vec(vec![1.0f64], [1]));
+    /// let mut opt = Sgd::with_config(SgdConfig { momentum: 0.9, ..SgdConfig::default() })?;
+    /// let schedule = OneCycle::new(0.1, 20)?;
+    /// for step in 0..20 {
+    ///     opt.set_lr(schedule.lr_at(step))?;
+    ///     if let Some(m) = schedule.momentum_at(step) {
+    ///         opt.set_momentum(m)?;
+    ///     }
+    ///     let tape = Tape::new();
+    ///     let grads = tape.param(&w).square().sum_all().backward();
+    ///     opt.step(&mut w, &grads)?;
+    /// }
+    /// assert_eq!(opt.momentum(), schedule.momentum_at(19));
+    /// # Ok::<(), descent_optim::Error>(())
+    /// ```
+    fn momentum_at(&self, step: u64) -> Option<f64> {
+        let _ = step;
+        None
+    }
 }
 
 impl Schedule for Box<dyn Schedule> {
     fn lr_at(&self, step: u64) -> f64 {
         (**self).lr_at(step)
+    }
+
+    fn momentum_at(&self, step: u64) -> Option<f64> {
+        (**self).momentum_at(step)
     }
 
     fn len(&self) -> Option<u64> {

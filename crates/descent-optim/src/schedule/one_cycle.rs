@@ -19,8 +19,13 @@ pub enum Anneal {
 }
 
 /// The 1cycle policy: up from `max_lr/div_factor` to `max_lr`, then down to
-/// `max_lr/(div_factor·final_div_factor)`. PyTorch: `OneCycleLR(three_phase=False)` with
-/// `cycle_momentum` aside (this schedule sets only the learning rate).
+/// `max_lr/(div_factor·final_div_factor)`. PyTorch: `OneCycleLR(three_phase=False)`.
+///
+/// The momentum cycles inversely (PyTorch's `cycle_momentum=True`): down from `max_momentum`
+/// (0.95) to `base_momentum` (0.85) while the rate rises, back up while it falls, by the same
+/// [`Anneal`] and `pct`. [`Schedule::momentum_at`] gives it; set it each step with
+/// [`Optimizer::set_momentum`](crate::Optimizer::set_momentum) (SGD's momentum, Adam's `β1`),
+/// or leave it (PyTorch's `cycle_momentum=False`) by not setting it.
 ///
 /// With `T = total_steps`, `initial = max_lr/div_factor`, `min = initial/final_div_factor`, and
 /// `e = pct_start·T − 1` (a real number): phase 1 runs from step 0 (`initial`) to step `e`
@@ -37,6 +42,10 @@ pub enum Anneal {
 /// assert!((schedule.lr_at(1) - (0.04 + 0.96 / 1.2)).abs() < 1e-15);
 /// assert!((schedule.lr_at(10) - 4e-6).abs() < 1e-15); // `(min − 1)·1 + 1` rounds near 1.
 /// assert_eq!(schedule.len(), Some(11));
+/// // The momentum goes the other way: 0.95 at the start, 0.85 at the peak, 0.95 at the end.
+/// assert_eq!(schedule.momentum_at(0), Some(0.95));
+/// assert!((schedule.momentum_at(1).unwrap() - (0.95 - 0.1 / 1.2)).abs() < 1e-15);
+/// assert!((schedule.momentum_at(10).unwrap() - 0.95).abs() < 1e-15);
 /// # Ok::<(), descent_optim::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -47,11 +56,14 @@ pub struct OneCycle {
     div_factor: f64,
     final_div_factor: f64,
     anneal: Anneal,
+    base_momentum: f64,
+    max_momentum: f64,
 }
 
 impl OneCycle {
     /// A one-cycle schedule peaking at `max_lr`, over `total_steps` steps, with PyTorch's
-    /// defaults: `pct_start = 0.3`, `div_factor = 25`, `final_div_factor = 1e4`, cosine anneal.
+    /// defaults: `pct_start = 0.3`, `div_factor = 25`, `final_div_factor = 1e4`, cosine anneal,
+    /// momentum from 0.95 down to 0.85 and back.
     ///
     /// # Errors
     /// If `max_lr` is not `> 0` and finite or `total_steps` is 0.
@@ -63,6 +75,8 @@ impl OneCycle {
             div_factor: 25.0,
             final_div_factor: 1e4,
             anneal: Anneal::Cos,
+            base_momentum: 0.85,
+            max_momentum: 0.95,
         }
         .check_phases()
     }
@@ -106,6 +120,48 @@ impl OneCycle {
         self
     }
 
+    /// Sets the momentum range (default 0.85 and 0.95, PyTorch's `base_momentum` and
+    /// `max_momentum`): the momentum is `max_momentum` at the start and the end, `base_momentum`
+    /// at the peak of the rate.
+    ///
+    /// # Errors
+    /// If a value is not in [0, 1), or `base_momentum > max_momentum`.
+    pub fn momentum_range(mut self, base_momentum: f64, max_momentum: f64) -> Result<OneCycle> {
+        let check_m = |name, v| check("OneCycle", name, v, Range::FromZeroBelowOne);
+        self.base_momentum = check_m("base_momentum", base_momentum)?;
+        self.max_momentum = check_m("max_momentum", max_momentum)?;
+        if base_momentum > max_momentum {
+            return Err(Error::InvalidConfig {
+                owner: "OneCycle",
+                detail: format!(
+                    "base_momentum = {base_momentum} is above max_momentum = {max_momentum}; \
+                     the momentum is lowest (base) where the rate peaks: swap them"
+                ),
+            });
+        }
+        Ok(self)
+    }
+
+    /// The phase of `step` (below `total_steps`) as `(pct, phase 1?)`, as PyTorch computes it.
+    fn phase(&self, step: u64) -> (f64, bool) {
+        let (k, end_1) = (step as f64, self.phase_1_end());
+        let (from, to, rising) = if k <= end_1 {
+            (0.0, end_1, true)
+        } else {
+            (end_1, (self.total_steps - 1) as f64, false)
+        };
+        ((k - from) / (to - from), rising)
+    }
+
+    /// [`Anneal`]'s interpolation from `start` to `end` at `pct`.
+    fn interpolate(&self, start: f64, end: f64, pct: f64) -> f64 {
+        // PyTorch's `_annealing_cos` and `_annealing_linear`, in their order of operations.
+        match self.anneal {
+            Anneal::Cos => end + (start - end) / 2.0 * ((PI * pct).cos() + 1.0),
+            Anneal::Linear => (end - start) * pct + start,
+        }
+    }
+
     /// The step (a real number) where phase 1 ends, as PyTorch computes it.
     fn phase_1_end(&self) -> f64 {
         self.pct_start * self.total_steps as f64 - 1.0
@@ -137,18 +193,23 @@ impl Schedule for OneCycle {
         if step >= self.total_steps {
             return min;
         }
-        let (k, end_1) = (step as f64, self.phase_1_end());
-        let (from, to, start, end) = if k <= end_1 {
-            (0.0, end_1, initial, self.max_lr)
-        } else {
-            (end_1, (self.total_steps - 1) as f64, self.max_lr, min)
-        };
-        let pct = (k - from) / (to - from);
-        // PyTorch's `_annealing_cos` and `_annealing_linear`, in their order of operations.
-        match self.anneal {
-            Anneal::Cos => end + (start - end) / 2.0 * ((PI * pct).cos() + 1.0),
-            Anneal::Linear => (end - start) * pct + start,
+        match self.phase(step) {
+            (pct, true) => self.interpolate(initial, self.max_lr, pct),
+            (pct, false) => self.interpolate(self.max_lr, min, pct),
         }
+    }
+
+    /// The momentum at `step`: from `max_momentum` down to `base_momentum` in phase 1, back up
+    /// in phase 2, then `max_momentum`.
+    fn momentum_at(&self, step: u64) -> Option<f64> {
+        let (base, max) = (self.base_momentum, self.max_momentum);
+        if step >= self.total_steps {
+            return Some(max);
+        }
+        Some(match self.phase(step) {
+            (pct, true) => self.interpolate(max, base, pct),
+            (pct, false) => self.interpolate(base, max, pct),
+        })
     }
 
     fn len(&self) -> Option<u64> {
