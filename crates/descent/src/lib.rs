@@ -24,8 +24,8 @@ pub mod prelude {
     };
     pub use descent_nn::{Ctx, Linear, Module, Seeds, Sequential};
     pub use descent_optim::{
-        Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Gd, Optimizer, ParamGroup, RmsProp,
-        RmsPropConfig, Sgd, SgdConfig,
+        Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Gd, Optimizer, ParamGroup,
+        RmsProp, RmsPropConfig, Sgd, SgdConfig,
     };
 }
 
