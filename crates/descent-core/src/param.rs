@@ -38,6 +38,7 @@ pub struct Param {
     id: ParamId,
     name: String,
     value: Tensor,
+    requires_grad: bool,
 }
 
 impl Clone for Param {
@@ -46,6 +47,7 @@ impl Clone for Param {
             id: ParamId::fresh(),
             name: self.name.clone(),
             value: self.value.clone(),
+            requires_grad: self.requires_grad,
         }
     }
 }
@@ -62,7 +64,29 @@ impl Param {
             id: ParamId::fresh(),
             name: name.into(),
             value: value.contiguous(),
+            requires_grad: true,
         }
+    }
+
+    /// Whether the parameter is trained (`true` unless frozen), as PyTorch's `requires_grad`.
+    pub fn requires_grad(&self) -> bool {
+        self.requires_grad
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) the parameter, as PyTorch's
+    /// `requires_grad_(flag)`: a frozen parameter enters the tape as a constant, gets no gradient,
+    /// and optimizers leave it unchanged (fine-tuning only a head, say).
+    ///
+    /// ```
+    /// use descent_core::{Param, Tape, Tensor};
+    /// let mut w = Param::named("w", Tensor::ones([2]));
+    /// w.set_requires_grad(false);
+    /// let tape = Tape::new();
+    /// let loss = (&tape.param(&w) * &tape.var(Tensor::ones([2]))).sum_all();
+    /// assert!(loss.backward().get(&w).is_none());
+    /// ```
+    pub fn set_requires_grad(&mut self, requires_grad: bool) {
+        self.requires_grad = requires_grad;
     }
 
     /// The identity gradients are keyed by.

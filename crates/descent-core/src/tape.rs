@@ -142,7 +142,7 @@ impl Tape {
     pub fn param(&self, param: &Param) -> Var {
         self.leaf(
             param.value().clone(),
-            Kind::Param(param.id()),
+            param_kind(param),
             "param",
             Location::caller(),
         )
@@ -304,6 +304,15 @@ impl Tape {
     }
 }
 
+/// The leaf kind of a parameter: a constant if it is frozen.
+fn param_kind(param: &Param) -> Kind {
+    if param.requires_grad() {
+        Kind::Param(param.id())
+    } else {
+        Kind::Constant
+    }
+}
+
 /// Appends a leaf node to the tape behind `inner`.
 fn push_leaf(
     inner: &Rc<RefCell<TapeInner>>,
@@ -388,7 +397,7 @@ impl TapeRef {
         Ok(push_leaf(
             &tape,
             value,
-            Kind::Param(param.id()),
+            param_kind(param),
             "param",
             Location::caller(),
         ))

@@ -253,3 +253,47 @@ fn models_are_send_and_sync() {
     fn check<T: Send + Sync>(_: &T) {}
     check(&mlp(0));
 }
+
+#[test]
+fn frozen_parameters_get_no_gradient_and_stay_put() {
+    use descent_optim::{Adam, AdamConfig, Optimizer};
+    let mut m = mlp(11);
+    // Freeze the first layer: fine-tune only the head.
+    m.visit_params_mut("", &mut |name, p| {
+        if name.starts_with("0.") {
+            p.set_requires_grad(false)
+        }
+    });
+    let before: Vec<Vec<f32>> = m
+        .named_params()
+        .iter()
+        .map(|(_, p)| p.value().to_vec_f32())
+        .collect();
+    let mut opt = Adam::new(AdamConfig::default()).unwrap();
+    for step in 0..3 {
+        let tape = Tape::new();
+        let loss = m
+            .forward(&tape.constant(input()), &Ctx::train(0, 0, step))
+            .unwrap()
+            .cross_entropy(&IntTensor::from(&[1usize, 2][..]));
+        let grads = loss.backward();
+        assert!(grads.get(m.named_params()[0].1).is_none());
+        opt.step(&mut m, &grads).unwrap();
+    }
+    let after: Vec<Vec<f32>> = m
+        .named_params()
+        .iter()
+        .map(|(_, p)| p.value().to_vec_f32())
+        .collect();
+    assert_eq!(before[0], after[0], "0.weight is frozen");
+    assert_eq!(before[1], after[1], "0.bias is frozen");
+    assert_ne!(before[2], after[2], "2.weight trains");
+    // A model with every parameter frozen: a step changes nothing and is not an error.
+    m.visit_params_mut("", &mut |_, p| p.set_requires_grad(false));
+    let tape = Tape::new();
+    let loss = m
+        .forward(&tape.constant(input()), &Ctx::eval())
+        .unwrap()
+        .cross_entropy(&IntTensor::from(&[1usize, 2][..]));
+    assert!(!loss.requires_grad());
+}

@@ -191,7 +191,8 @@ impl Engine {
         let (mut updated, mut without_grad) = (0, 0);
         let names = rule.buffer_names();
         params.visit_mut(&mut |p| {
-            let Some(g) = grads.get(p) else {
+            // A frozen parameter is left as it is, whatever the gradients hold.
+            let Some(g) = grads.get(p).filter(|_| p.requires_grad()) else {
                 without_grad += 1;
                 return;
             };
@@ -237,10 +238,14 @@ impl Engine {
     /// [`Error::NoGradients`] if there are parameters and none has a gradient.
     fn check_grads(&self, params: &dyn Params, grads: &Gradients, step: u64) -> Result<()> {
         let mut found = None;
-        let (mut index, mut with_grad) = (0, 0);
+        let (mut index, mut trainable, mut with_grad) = (0, 0, 0);
         params.visit(&mut |p| {
             let i = index;
             index += 1;
+            if !p.requires_grad() {
+                return;
+            }
+            trainable += 1;
             let Some(g) = grads.get(p) else { return };
             with_grad += 1;
             if found.is_some() {
@@ -273,10 +278,10 @@ impl Engine {
                 });
             }
         });
-        if found.is_none() && index > 0 && with_grad == 0 {
+        if found.is_none() && trainable > 0 && with_grad == 0 {
             found = Some(Error::NoGradients {
                 owner: self.owner,
-                params: index,
+                params: trainable,
             });
         }
         found.map_or(Ok(()), Err)
