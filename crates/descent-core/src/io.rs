@@ -155,15 +155,18 @@ pub fn file_error(path: &Path, detail: impl Into<String>) -> Error {
 ///
 /// # Errors
 /// If two tensors share a name, or the header cannot be serialized.
-pub fn to_bytes(
-    tensors: &[(&str, AnyTensor)],
+pub fn to_bytes<S: AsRef<str>>(
+    tensors: &[(S, AnyTensor)],
     metadata: &HashMap<String, String>,
 ) -> std::result::Result<Vec<u8>, String> {
     let mut seen = std::collections::HashSet::new();
-    if let Some((dup, _)) = tensors.iter().find(|(n, _)| !seen.insert(*n)) {
-        return Err(format!("two tensors are named `{dup}`"));
+    if let Some((dup, _)) = tensors.iter().find(|(n, _)| !seen.insert(n.as_ref())) {
+        return Err(format!("two tensors are named `{}`", dup.as_ref()));
     }
-    let bytes: Vec<(&str, Bytes)> = tensors.iter().map(|(n, t)| (*n, Bytes::of(t))).collect();
+    let bytes: Vec<(&str, Bytes)> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_ref(), Bytes::of(t)))
+        .collect();
     let meta = (!metadata.is_empty()).then(|| metadata.clone());
     safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), meta)
         .map_err(|e| format!("cannot serialize: {e}"))
@@ -174,9 +177,9 @@ pub fn to_bytes(
 /// # Errors
 /// [`Error::File`] naming the file if it cannot be written or two tensors share a name; the
 /// previous file, if any, is intact.
-pub fn save(
+pub fn save<S: AsRef<str>>(
     path: impl AsRef<Path>,
-    tensors: &[(&str, AnyTensor)],
+    tensors: &[(S, AnyTensor)],
     metadata: &HashMap<String, String>,
 ) -> Result<()> {
     let path = path.as_ref();

@@ -25,9 +25,7 @@ fn entries(model: &dyn Module) -> Vec<(String, AnyTensor)> {
 /// # Errors
 /// If two parameters share a path.
 pub fn save_bytes(model: &dyn Module) -> Result<Vec<u8>> {
-    let e = entries(model);
-    let named: Vec<(&str, AnyTensor)> = e.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-    io::to_bytes(&named, &HashMap::new()).map_err(|message| Error::InvalidArgument {
+    io::to_bytes(&entries(model), &HashMap::new()).map_err(|message| Error::InvalidArgument {
         op: "save",
         message,
     })
@@ -38,10 +36,7 @@ pub fn save_bytes(model: &dyn Module) -> Result<Vec<u8>> {
 /// # Errors
 /// [`Error::File`] naming the file if it cannot be written; the previous file is then intact.
 pub fn save(path: impl AsRef<Path>, model: &dyn Module) -> Result<()> {
-    let path = path.as_ref();
-    let e = entries(model);
-    let named: Vec<(&str, AnyTensor)> = e.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-    io::save(path, &named, &HashMap::new())
+    io::save(path, &entries(model), &HashMap::new())
 }
 
 /// Loads weights saved by [`save`] (or by PyTorch's `safetensors.torch.save_file(state_dict)`)

@@ -72,11 +72,7 @@ pub fn save(path: impl AsRef<Path>, params: &dyn Params, optimizer: &dyn Optimiz
             tensors.push((format!("optim.{}.{name}", ps.index), t.into()));
         }
     }
-    let named: Vec<(&str, AnyTensor)> = tensors
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.clone()))
-        .collect();
-    io::save(path, &named, &meta)
+    io::save(path, &tensors, &meta)
 }
 
 /// Loads parameters and optimizer state saved by [`save`] into `params` and `optimizer`.
