@@ -69,6 +69,18 @@ impl From<&Tensor> for AnyTensor {
     }
 }
 
+impl From<Tensor> for AnyTensor {
+    fn from(t: Tensor) -> AnyTensor {
+        AnyTensor::Float(t)
+    }
+}
+
+impl From<IntTensor> for AnyTensor {
+    fn from(t: IntTensor) -> AnyTensor {
+        AnyTensor::Int(t)
+    }
+}
+
 impl From<&IntTensor> for AnyTensor {
     fn from(t: &IntTensor) -> AnyTensor {
         AnyTensor::Int(t.clone())
