@@ -170,6 +170,10 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 #krate::Visit::visit_params(self, "", &mut |_, p| f(p))
             }
 
+            fn visit_named(&self, f: &mut dyn FnMut(&str, &#krate::__private::Param)) {
+                #krate::Visit::visit_params(self, "", &mut |n, p| f(n, p))
+            }
+
             fn visit_mut(&mut self, f: &mut dyn FnMut(&mut #krate::__private::Param)) {
                 #krate::Visit::visit_params_mut(self, "", &mut |_, p| f(p))
             }

@@ -406,6 +406,9 @@ macro_rules! impl_params {
             fn visit(&self, f: &mut dyn FnMut(&$crate::__private::Param)) {
                 $crate::Visit::visit_params(self, "", &mut |_, p| f(p))
             }
+            fn visit_named(&self, f: &mut dyn FnMut(&str, &$crate::__private::Param)) {
+                $crate::Visit::visit_params(self, "", &mut |n, p| f(n, p))
+            }
             fn visit_mut(&mut self, f: &mut dyn FnMut(&mut $crate::__private::Param)) {
                 $crate::Visit::visit_params_mut(self, "", &mut |_, p| f(p))
             }

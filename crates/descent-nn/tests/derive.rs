@@ -320,3 +320,31 @@ fn summary_lists_layers_in_call_order_with_shapes_and_totals() {
     // A shape the model cannot take is the model's error.
     assert!(m.summary(&[7, 5]).is_err());
 }
+
+#[test]
+fn checkpoints_key_parameters_and_optimizer_state_by_path() {
+    use descent_optim::{Adam, AdamConfig, Optimizer, checkpoint};
+    let mut m = net(7);
+    let mut opt = Adam::new(AdamConfig::default()).unwrap();
+    let tape = Tape::new();
+    let y = m
+        .forward(&tape.constant(Tensor::ones([5, 3])), &Ctx::train(0, 0, 0))
+        .unwrap();
+    opt.step(&mut m, &y.square().sum_all().backward()).unwrap();
+    let path = std::env::temp_dir().join(format!("descent-nn-ckpt-{}.st", std::process::id()));
+    checkpoint::save(&path, &m, &opt).unwrap();
+    let file = descent_core::io::load(&path).unwrap();
+    for name in [
+        "blocks.1.fc.bias",
+        "optimizer.blocks.1.fc.bias.exp_avg",
+        "optimizer.head.weight.exp_avg_sq",
+    ] {
+        assert!(file.get(name).is_some(), "{name}");
+    }
+    let mut resumed = net(8);
+    let mut opt2 = Adam::new(AdamConfig::default()).unwrap();
+    checkpoint::load(&path, &mut resumed, &mut opt2).unwrap();
+    assert_eq!(resumed.stem.weight.value(), m.stem.weight.value());
+    assert_eq!(opt2.steps(), 1);
+    std::fs::remove_file(&path).unwrap();
+}
