@@ -205,10 +205,7 @@ impl TensorDataset {
         let labels: Vec<i64> = indices.iter().map(|&i| self.label_slice()[i]).collect();
         let mut shape = vec![indices.len()];
         shape.extend_from_slice(&self.sample_shape);
-        TensorDataset::new(
-            Tensor::from_vec(features, shape),
-            IntTensor::from(labels),
-        )
+        TensorDataset::new(Tensor::from_vec(features, shape), IntTensor::from(labels))
     }
 
     /// The same samples with features replaced by `features` (same shape): what a transform of

@@ -106,14 +106,16 @@ pub fn read_labels(path: impl AsRef<Path>, classes: usize) -> Result<Vec<u8>> {
 /// Reads an IDX file of `u8` elements whose magic number must be `magic`: its dimensions and
 /// its elements.
 fn read_u8(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)> {
-    let file = std::fs::File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
     let file_len = file
         .metadata()
         .map_err(|e| file_error(path, format!("cannot read: {e}")))?
         .len();
     let mut reader = std::io::BufReader::new(file);
     let mut start = [0u8; 2];
-    let got = read_full(&mut reader, &mut start).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    let got = read_full(&mut reader, &mut start)
+        .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
     if got == 0 {
         return Err(file_error(path, "the file is empty"));
     }
@@ -122,7 +124,13 @@ fn read_u8(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)>
         let mut decoder = MultiGzDecoder::new(head.chain(reader));
         read_body(&mut decoder, path, magic, what, Source::Gzip(file_len))
     } else {
-        read_body(&mut head.chain(reader), path, magic, what, Source::Raw(file_len))
+        read_body(
+            &mut head.chain(reader),
+            path,
+            magic,
+            what,
+            Source::Raw(file_len),
+        )
     }
 }
 

@@ -50,7 +50,9 @@ impl Normalizer {
     pub fn per_channel(data: &TensorDataset) -> Result<Normalizer> {
         let shape = data.sample_shape();
         match shape.first() {
-            Some(&c) if c > 0 && data.sample_numel() > 0 => Ok(fit(data, shape[1..].iter().product())),
+            Some(&c) if c > 0 && data.sample_numel() > 0 => {
+                Ok(fit(data, shape[1..].iter().product()))
+            }
             _ => Err(Error::InvalidArgument {
                 op: "Normalizer::per_channel",
                 message: format!("samples of shape {shape:?} have no channel axis or no features"),
@@ -99,7 +101,7 @@ impl Normalizer {
         let k = self.mean.len();
         let inner = match self.inner {
             _ if k == 0 => usize::from(numel == 0),
-            0 if numel % k == 0 => numel / k,
+            0 if numel.is_multiple_of(k) => numel / k,
             0 => 0,
             inner => inner,
         };
@@ -127,7 +129,11 @@ impl Normalizer {
     }
 
     fn normalize_with(&self, sample: &mut [f32], inner: usize) {
-        for ((run, &m), &s) in sample.chunks_exact_mut(inner).zip(&self.mean).zip(&self.std) {
+        for ((run, &m), &s) in sample
+            .chunks_exact_mut(inner)
+            .zip(&self.mean)
+            .zip(&self.std)
+        {
             let s = if s > 0.0 { s } else { 1.0 };
             for x in run {
                 *x = (*x - m) / s;
@@ -155,7 +161,7 @@ impl Normalizer {
 /// Two-pass statistics in `f64` over runs of `inner` consecutive features.
 fn fit(data: &TensorDataset, inner: usize) -> Normalizer {
     let numel = data.sample_numel();
-    let k = if inner == 0 { 0 } else { numel / inner };
+    let k = numel.checked_div(inner).unwrap_or(0);
     let x = data.feature_slice();
     let n = (data.len() * inner) as f64;
     let mut sum = vec![0.0f64; k];
@@ -184,7 +190,8 @@ fn fit(data: &TensorDataset, inner: usize) -> Normalizer {
             }
         }
     }
-    let constant = |j: usize| !(min[j] < max[j]);
+    // Not `min < max`: no value (min > max, an empty set) or all values equal.
+    let constant = |j: usize| min[j] >= max[j];
     Normalizer {
         mean: (0..k)
             .map(|j| {
