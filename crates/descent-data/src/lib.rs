@@ -6,10 +6,10 @@
 //! - [`DataLoader`]: batches (`[B, ..]` features, `[B]` labels), shuffled per epoch from a seed,
 //!   filled in parallel with results equal to the serial ones, optionally augmented by a random
 //!   shift ([`RandomShift`]), resumable at any batch ([`Epoch::skip_batches`]).
-//! - [`idx`], [`mnist`], [`fashion_mnist`]: the IDX reader, raw or gzip; every bad file is an
+//! - [`idx`], [`mnist()`], [`fashion_mnist`]: the IDX reader, raw or gzip; every bad file is an
 //!   [`Error::File`](descent_core::Error::File) naming it and the problem.
-//! - [`digits`]: the 8x8 digits set (1,797 images), embedded in the crate.
-//! - [`Normalizer`], [`split`], [`stratified_split`]: standardization and seeded splits.
+//! - [`digits()`]: the 8x8 digits set (1,797 images), embedded in the crate.
+//! - [`Normalizer`], [`split()`], [`stratified_split`]: standardization and seeded splits.
 //!
 //! ```
 //! use descent_data::{DataLoader, Normalizer, stratified_split};
@@ -27,14 +27,14 @@
 //! augmentation and split on every machine and with any thread count.
 #![forbid(unsafe_code)]
 
-mod augment;
-mod dataset;
-mod digits;
+pub mod augment;
+pub mod dataset;
+pub mod digits;
 pub mod idx;
-mod loader;
-mod mnist;
-mod normalize;
-mod split;
+pub mod loader;
+pub mod mnist;
+pub mod normalize;
+pub mod split;
 
 pub use augment::RandomShift;
 pub use dataset::{Dataset, TensorDataset};

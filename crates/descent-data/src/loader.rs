@@ -208,8 +208,14 @@ impl DataLoader {
         let shape = ds.sample_shape();
         let m = ds.sample_numel();
         let b = indices.len();
-        let mut features = vec![0.0f32; b * m];
-        let mut labels = vec![0i64; b];
+        let mut batch_shape = Vec::with_capacity(shape.len() + 1);
+        batch_shape.push(b);
+        batch_shape.extend_from_slice(shape);
+        // Filled in place: the tensor is new, hence unique, so `slice_mut` does not copy.
+        let mut features = Tensor::zeros(&batch_shape);
+        let mut labels = IntTensor::zeros([b]);
+        let rows = features.slice_mut::<f32>().expect("zeros is f32");
+        let labels_out = labels.slice_mut();
         let fill = |row: &mut [f32], label: &mut i64, index: usize| {
             *label = ds.copy_sample(index, row);
             if let Some(shift) = &self.shift {
@@ -217,27 +223,23 @@ impl DataLoader {
             }
         };
         if m == 0 {
-            for (label, &i) in labels.iter_mut().zip(indices) {
+            for (label, &i) in labels_out.iter_mut().zip(indices) {
                 fill(&mut [], label, i);
             }
         } else if self.parallel && b * m >= 2 * MIN_VALUES_PER_TASK {
-            features
-                .par_chunks_mut(m)
-                .zip(labels.par_iter_mut())
+            rows.par_chunks_mut(m)
+                .zip(labels_out.par_iter_mut())
                 .zip(indices.par_iter())
                 .with_min_len(MIN_VALUES_PER_TASK.div_ceil(m))
                 .for_each(|((row, label), &i)| fill(row, label, i));
         } else {
-            for ((row, label), &i) in features.chunks_exact_mut(m).zip(&mut labels).zip(indices) {
+            for ((row, label), &i) in rows.chunks_exact_mut(m).zip(labels_out).zip(indices) {
                 fill(row, label, i);
             }
         }
-        let mut batch_shape = Vec::with_capacity(shape.len() + 1);
-        batch_shape.push(b);
-        batch_shape.extend_from_slice(shape);
         Batch {
-            features: Tensor::from_vec(features, batch_shape),
-            labels: IntTensor::from_vec(labels, [b]),
+            features,
+            labels,
             indices: indices.to_vec(),
             epoch,
             position,

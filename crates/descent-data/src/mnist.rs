@@ -65,11 +65,11 @@ pub fn mnist(dir: impl AsRef<Path>) -> Result<Mnist> {
     })
 }
 
-/// Reads Fashion-MNIST from `dir`: the same files and format as [`mnist`]; the labels name
+/// Reads Fashion-MNIST from `dir`: the same files and format as [`mnist()`]; the labels name
 /// [`FASHION_MNIST_CLASSES`].
 ///
 /// # Errors
-/// As [`mnist`].
+/// As [`mnist()`].
 pub fn fashion_mnist(dir: impl AsRef<Path>) -> Result<Mnist> {
     mnist(dir)
 }
@@ -116,18 +116,18 @@ pub fn idx_dataset(
             ),
         ));
     }
-    let features = Tensor::from_vec(
-        scale_pixels(&images.pixels),
-        [images.count, 1, images.rows, images.cols],
+    let mut features = Tensor::zeros([images.count, 1, images.rows, images.cols]);
+    scale_pixels(
+        &images.pixels,
+        features.slice_mut::<f32>().expect("zeros is f32"),
     );
     let labels = IntTensor::from(labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>());
     TensorDataset::new(features, labels)
 }
 
 /// Bytes to `f32` in `[0, 1]`: `b / 255`, correctly rounded (a table of the 256 values).
-fn scale_pixels(pixels: &[u8]) -> Vec<f32> {
+fn scale_pixels(pixels: &[u8], out: &mut [f32]) {
     let table: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);
-    let mut out = vec![0.0f32; pixels.len()];
     out.par_chunks_mut(1 << 16)
         .zip(pixels.par_chunks(1 << 16))
         .for_each(|(o, p)| {
@@ -135,7 +135,6 @@ fn scale_pixels(pixels: &[u8]) -> Vec<f32> {
                 *o = table[usize::from(p)];
             }
         });
-    out
 }
 
 /// `dir/name.gz` if it exists, else `dir/name` if it exists.

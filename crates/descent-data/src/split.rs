@@ -1,6 +1,6 @@
 //! Seeded train/validation splits, plain or stratified.
 //!
-//! [`split`] draws a permutation of `0..N` from the stream `"split"` of
+//! [`split()`] draws a permutation of `0..N` from the stream `"split"` of
 //! [`Seeds::new(seed)`](descent_core::rng::Seeds) and holds out its first `k` samples;
 //! [`stratified_split`] does the same within each class (stream `"split/<label>"`), holding out
 //! from each class its share of `k` (largest remainders, ties to the smaller label), so both
