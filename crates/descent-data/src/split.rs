@@ -12,7 +12,7 @@
 //! let digits = descent_data::digits();
 //! let (train, validation) = split(&digits, 0.2, 7).unwrap();
 //! assert_eq!((train.len(), validation.len()), (1438, 359)); // 0.2 * 1797 = 359.4
-//! let (train, validation) = stratified_split(&digits, 180usize, 7).unwrap();
+//! let (train, validation) = stratified_split(&digits, 180, 7).unwrap();
 //! assert_eq!(validation.label_counts(), vec![18; 10]);
 //! assert_eq!(train.len(), 1797 - 180);
 //! ```

@@ -272,3 +272,16 @@ fn any_dataset_can_be_loaded() {
     assert_eq!(loader.epoch(0).next().unwrap().len(), 5);
     assert_eq!(shared.get(3).1, 1);
 }
+
+#[test]
+fn loaders_and_epochs_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<DataLoader>();
+    send_sync::<descent_data::Epoch>();
+    send_sync::<Batch>();
+    send_sync::<TensorDataset>();
+    let loader = DataLoader::new(indexed(10), 4).unwrap().shuffle(1);
+    let epoch = loader.epoch(0).skip_batches(1);
+    let from_thread = std::thread::spawn(move || indices(epoch)).join().unwrap();
+    assert_eq!(from_thread, indices(loader.epoch(0).skip(1)));
+}
