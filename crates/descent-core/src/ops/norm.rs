@@ -503,7 +503,7 @@ impl Var {
     /// let (y, stats) = x.batch_norm(None, None, BatchNormStats::Batch, 1e-5);
     /// assert_eq!(stats.unwrap().mean.to_vec_f64(), vec![3.75]);
     /// let grads = y.square().sum_all().backward();
-    /// assert_eq!(grads.get_var(&x).unwrap().shape(), &[4, 1]);
+    /// assert_eq!(grads.wrt(&x).unwrap().shape(), &[4, 1]);
     /// ```
     ///
     /// # Errors
