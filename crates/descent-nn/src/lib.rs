@@ -39,9 +39,11 @@ extern crate self as descent_nn;
 mod activation;
 mod buffer;
 mod dropout;
+mod embedding;
 pub mod init;
 mod linear;
 mod module;
+mod norm;
 mod sequential;
 mod summary;
 mod weights;
@@ -50,9 +52,11 @@ pub use activation::{Flatten, GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
 pub use buffer::Buffer;
 pub use descent_nn_derive::Module;
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use init::{Seeds, Stream};
 pub use linear::Linear;
 pub use module::{Ctx, Mode, Module, Visit, module_path};
+pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig, LayerNorm};
 pub use summary::{Summary, SummaryRow};
 
 #[doc(hidden)]
