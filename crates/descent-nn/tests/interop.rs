@@ -106,3 +106,80 @@ fn the_mlp_file_descent_writes_is_the_one_pytorch_loads() {
     let input = Tensor::linspace(-2.0, 2.0, 5 * 8).reshape([5, 8]);
     check_descent_fixture("mlp", &mlp(0), &input);
 }
+
+/// BatchNorm1d/2d in f64 over three training steps and then eval against PyTorch: outputs,
+/// input gradients, running statistics and `num_batches_tracked`, momentum 0.1 and cumulative.
+#[test]
+fn batchnorm_training_steps_and_running_stats_match_pytorch() {
+    use descent_core::{DType, IntTensor, Param};
+    use descent_nn::{BatchNorm, BatchNormConfig, Buffer};
+
+    fn run<const D: usize>(file: &io::WeightFile, tag: &str, mtag: &str, momentum: Option<f64>) {
+        let mut bn = BatchNorm::<D>::with_config(
+            3,
+            BatchNormConfig {
+                momentum,
+                ..BatchNormConfig::default()
+            },
+        );
+        let f64_of = |v: Vec<f64>| Tensor::from_vec(v, [3]);
+        bn.weight = Some(Param::named("weight", f64_of(vec![1.5, -0.5, 2.0])));
+        bn.bias = Some(Param::named("bias", f64_of(vec![0.1, 0.2, -0.3])));
+        bn.running_mean = Some(Buffer::float(Tensor::zeros([3]).to_dtype(DType::F64)));
+        bn.running_var = Some(Buffer::float(Tensor::ones([3]).to_dtype(DType::F64)));
+        let close = |what: &str, a: &Tensor, b: &Tensor| {
+            let err = max_abs_diff(a, b);
+            assert!(err <= 1e-12, "{tag}.{mtag} {what}: max diff {err}");
+        };
+        for step in 0..3 {
+            let key = format!("{tag}.{mtag}.{step}");
+            let x0 = float(file, &format!("{key}.x"));
+            let tape = Tape::new();
+            let x = tape.var(&x0);
+            let y = bn.forward(&x, &Ctx::train(0, 0, step)).unwrap();
+            close("y", y.value(), &float(file, &format!("{key}.y")));
+            let g = tape.constant(float(file, &format!("{key}.grad_out")));
+            let grads = y.mul(&g).sum_all().backward();
+            close(
+                "grad_x",
+                grads.wrt(&x).unwrap(),
+                &float(file, &format!("{key}.grad_x")),
+            );
+            let rm = bn.running_mean.as_ref().unwrap().tensor();
+            let rv = bn.running_var.as_ref().unwrap().tensor();
+            close(
+                "running_mean",
+                &rm,
+                &float(file, &format!("{key}.running_mean")),
+            );
+            close(
+                "running_var",
+                &rv,
+                &float(file, &format!("{key}.running_var")),
+            );
+            let Some(AnyTensor::Int(n)) = file.get(&format!("{key}.num_batches_tracked")) else {
+                panic!("{key}: num_batches_tracked")
+            };
+            assert_eq!(
+                &bn.num_batches_tracked.as_ref().unwrap().int_tensor(),
+                n,
+                "{key}"
+            );
+            assert_eq!(n, &IntTensor::scalar(step as i64 + 1));
+        }
+        let tape = Tape::new();
+        let xe = float(file, &format!("{tag}.{mtag}.eval.x"));
+        let y = bn.forward(&tape.constant(xe), &Ctx::eval()).unwrap();
+        close(
+            "eval y",
+            y.value(),
+            &float(file, &format!("{tag}.{mtag}.eval.y")),
+        );
+    }
+
+    let file = io::load(golden("torch_batchnorm_steps.safetensors")).unwrap();
+    for (mtag, momentum) in [("m01", Some(0.1)), ("cum", None)] {
+        run::<2>(&file, "bn2d", mtag, momentum);
+        run::<1>(&file, "bn1d", mtag, momentum);
+    }
+}

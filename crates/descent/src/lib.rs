@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub use descent_core as core;
+pub use descent_data as data;
 pub use descent_kernels as kernels;
 pub use descent_nn as nn;
 pub use descent_optim as optim;
