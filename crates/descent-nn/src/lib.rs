@@ -64,4 +64,4 @@ pub mod __private {
     pub use descent_core::{Param, Params};
 }
 pub use sequential::Sequential;
-pub use weights::{load, load_bytes, save, save_bytes};
+pub use weights::{load, load_bytes, load_state_dict, save, save_bytes, state_dict};
