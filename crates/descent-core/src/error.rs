@@ -192,6 +192,12 @@ pub enum Error {
     },
 }
 
+/// `x` with at most 4 significant digits, as a person would write a learning rate.
+fn short(x: f64) -> String {
+    let s = format!("{x}");
+    if s.len() <= 8 { s } else { format!("{x:.3e}") }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -322,8 +328,10 @@ impl fmt::Display for Error {
                 detail,
             } => write!(
                 f,
-                "training stopped at step {step}: {detail}. The learning rate {lr} is likely too \
-                 large; try {suggested_lr}"
+                "training stopped at step {step}: {detail}. The learning rate {} is likely too \
+                 large; try {}",
+                short(*lr),
+                short(*suggested_lr)
             ),
         }
     }

@@ -59,9 +59,9 @@ struct LoopState {
 /// The learning-rate guard rails are on by default: a loss that explodes (the mean of the last 5
 /// steps above 10 times the initial loss), climbs back above its initial value (the mean of the
 /// last window of steps 50 % above the window before) or becomes non-finite stops the run with
-/// [`Error::Diverged`], naming the learning rate and suggesting a tenth of it. A smaller climb,
-/// or a stall while the loss is still above half its initial value, prints a warning (at most
-/// once per epoch). [`Learner::lr_warnings`] turns all of it off.
+/// [`Error::Diverged`], naming the learning rate and suggesting a tenth of it. A smaller climb
+/// or a stall while the loss is still above half its initial value (below it, they are the
+/// wiggles of a converging run) prints a warning (at most once per epoch). [`Learner::lr_warnings`] turns all of it off.
 ///
 /// ```
 /// use descent_core::{IntTensor, Tensor};
@@ -370,7 +370,11 @@ impl<'a, M: Module + Params> Learner<'a, M> {
                         ),
                     });
                 }
-                rising @ Trend::Rising { .. } if *warned_epoch != Some(state.epoch) => {
+                // Near convergence (below half the initial loss) relative wiggles say nothing.
+                rising @ Trend::Rising { .. }
+                    if *warned_epoch != Some(state.epoch)
+                        && monitor_mean(monitor) > 0.5 * initial =>
+                {
                     *warned_epoch = Some(state.epoch);
                     let w = format!(
                         "epoch {}, step {}: {rising} (it is {lr})",
