@@ -194,7 +194,8 @@ pub enum Error {
 
 /// `x` with at most 4 significant digits, as a person would write a learning rate.
 fn short(x: f64) -> String {
-    let s = format!("{x}");
+    let rounded: f64 = format!("{x:.3e}").parse().unwrap_or(x);
+    let s = format!("{rounded}");
     if s.len() <= 8 { s } else { format!("{x:.3e}") }
 }
 
