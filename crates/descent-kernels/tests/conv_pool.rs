@@ -1,6 +1,7 @@
 //! Convolution (`im2col`, `col2im`, `conv2d`) and pooling (`max_pool2d`, `avg_pool2d`) against
 //! naive loops written from the module contracts, on random small geometries (batch 1-3,
-//! channels 1-3, sizes 1-9, kernel 1-4, stride 1-3, padding 0-2, dilation 1-2).
+//! channels 1-3 per group, groups 1-3, sizes 1-9, kernel 1-4, stride 1-3, padding 0-2,
+//! dilation 1-2, with and without a bias).
 
 mod common;
 
@@ -28,45 +29,68 @@ struct ConvCase {
     stride: (usize, usize),
     padding: (usize, usize),
     dilation: (usize, usize),
+    groups: usize,
 }
 
+impl ConvCase {
+    fn geometry(&self) -> Option<Conv2dGeometry> {
+        Conv2dGeometry::grouped(
+            self.input,
+            self.weight,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        )
+    }
+}
+
+/// A random convolution; one case in two is grouped (1 to 3 groups, depthwise included).
 fn random_conv(rng: &mut StdRng) -> ConvCase {
-    let (c_in, c_out) = (rng.random_range(1..=3), rng.random_range(1..=3));
+    let groups = if rng.random_bool(0.5) {
+        1
+    } else {
+        rng.random_range(1..=3)
+    };
+    let (cig, cog) = (rng.random_range(1..=3), rng.random_range(1..=3));
     ConvCase {
         input: [
             rng.random_range(1..=3),
-            c_in,
+            cig * groups,
             rng.random_range(1..=9),
             rng.random_range(1..=9),
         ],
         weight: [
-            c_out,
-            c_in,
+            cog * groups,
+            cig,
             rng.random_range(1..=4),
             rng.random_range(1..=4),
         ],
         stride: (rng.random_range(1..=3), rng.random_range(1..=3)),
         padding: (rng.random_range(0..=2), rng.random_range(0..=2)),
         dilation: (rng.random_range(1..=2), rng.random_range(1..=2)),
+        groups,
     }
 }
 
 /// `conv2d` straight from the contract, in `f64`, independent of the crate's reference.
-fn naive_conv(g: &Conv2dGeometry, x: &[f64], w: &[f64]) -> Vec<f64> {
+fn naive_conv(g: &Conv2dGeometry, x: &[f64], w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
+    let (cig, cog) = (g.c_in / g.groups, g.c_out / g.groups);
     let mut out = vec![0.0; g.n * g.c_out * g.oh * g.ow];
     for n in 0..g.n {
         for co in 0..g.c_out {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
-                    let mut s = 0.0;
-                    for ci in 0..g.c_in {
+                    let mut s = b.map_or(0.0, |b| b[co]);
+                    for ci in 0..cig {
+                        let c = co / cog * cig + ci;
                         for i in 0..g.kh {
                             for j in 0..g.kw {
                                 let y = tap(oy, i, g.stride.0, g.padding.0, g.dilation.0, g.h);
                                 let xx = tap(ox, j, g.stride.1, g.padding.1, g.dilation.1, g.w);
                                 if let (Some(y), Some(xx)) = (y, xx) {
-                                    s += x[((n * g.c_in + ci) * g.h + y) * g.w + xx]
-                                        * w[((co * g.c_in + ci) * g.kh + i) * g.kw + j];
+                                    s += x[((n * g.c_in + c) * g.h + y) * g.w + xx]
+                                        * w[((co * cig + ci) * g.kh + i) * g.kw + j];
                                 }
                             }
                         }
@@ -84,7 +108,7 @@ fn conv_matches_reference<T: Float>(seed: u64) {
     let mut checked = 0;
     for _ in 0..300 {
         let c = random_conv(&mut rng);
-        let g = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation);
+        let g = c.geometry();
         let expect = fits(c.input[2], c.weight[2], c.padding.0, c.dilation.0)
             && fits(c.input[3], c.weight[3], c.padding.1, c.dilation.1);
         assert_eq!(
@@ -99,12 +123,14 @@ fn conv_matches_reference<T: Float>(seed: u64) {
         assert_eq!(g.oh, want_oh, "output height");
         let x: Vec<T> = common::uniform(&mut rng, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
         let w: Vec<T> = common::uniform(&mut rng, g.c_out * g.k(), -1.0, 1.0);
+        let b: Option<Vec<T>> = rng
+            .random_bool(0.5)
+            .then(|| common::uniform(&mut rng, g.c_out, -1.0, 1.0));
         let mut out = vec![T::from_f64(f64::NAN); g.n * g.c_out * g.p()];
-        conv2d(&g, &x, &w, &mut out);
-        let want = conv2d_reference(&g, &x, &w);
-        let xf: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
-        let wf: Vec<f64> = w.iter().map(|v| v.to_f64()).collect();
-        let naive = naive_conv(&g, &xf, &wf);
+        conv2d(&g, &x, &w, b.as_deref(), &mut out);
+        let want = conv2d_reference(&g, &x, &w, b.as_deref());
+        let f = |v: &[T]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+        let naive = naive_conv(&g, &f(&x), &f(&w), b.as_deref().map(f).as_deref());
         assert!(
             rel_err(&naive, &want) < 1e-14,
             "conv2d_reference vs contract: {g:?}"
@@ -128,7 +154,7 @@ fn conv2d_matches_reference() {
 }
 
 /// `Conv2dGeometry::new` refuses kernels larger than the padded input, channel mismatches and
-/// zero strides or dilations.
+/// zero strides or dilations; `grouped` also group counts that do not divide both channel counts.
 #[test]
 fn conv_geometry_rejects_what_does_not_fit() {
     let ok = Conv2dGeometry::new([1, 2, 5, 5], [3, 2, 3, 3], (1, 1), (0, 0), (1, 1)).unwrap();
@@ -143,6 +169,18 @@ fn conv_geometry_rejects_what_does_not_fit() {
     assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 1, 1], (1, 1), (0, 0), (1, 0)).is_none());
     assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 0, 1], (1, 1), (0, 0), (1, 1)).is_none());
     assert_eq!(conv::conv_out_len(7, 3, 2, 1, 1), Some(4));
+    let grouped = |x, w, groups| Conv2dGeometry::grouped(x, w, (1, 1), (0, 0), (1, 1), groups);
+    let g = grouped([1, 6, 3, 3], [4, 3, 1, 1], 2).unwrap();
+    assert_eq!((g.c_in_per_group(), g.c_out_per_group(), g.k()), (3, 2, 3));
+    // Depthwise.
+    assert!(grouped([1, 4, 3, 3], [4, 1, 3, 3], 4).is_some());
+    assert!(grouped([1, 4, 3, 3], [4, 1, 3, 3], 0).is_none());
+    // 6 input channels, 3 output channels: 2 groups do not divide the output.
+    assert!(grouped([1, 6, 3, 3], [3, 3, 1, 1], 2).is_none());
+    // 3 groups do not divide 4 input channels.
+    assert!(grouped([1, 4, 3, 3], [3, 1, 1, 1], 3).is_none());
+    // The weight's channels are not c_in / groups.
+    assert!(grouped([1, 4, 3, 3], [4, 4, 1, 1], 2).is_none());
 }
 
 /// `im2col` against its definition: `cols[(c, i, j), (oy, ox)] = x[c, y, x]` or 0 off the input.
@@ -151,14 +189,13 @@ fn im2col_matches_definition() {
     let mut rng = rng(53);
     for _ in 0..200 {
         let c = random_conv(&mut rng);
-        let Some(g) = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation)
-        else {
+        let Some(g) = c.geometry() else {
             continue;
         };
-        let x: Vec<f64> = common::uniform(&mut rng, g.c_in * g.h * g.w, -1.0, 1.0);
+        let x: Vec<f64> = common::uniform(&mut rng, g.c_in_per_group() * g.h * g.w, -1.0, 1.0);
         let mut cols = vec![f64::NAN; g.k() * g.p()];
         im2col(&g, &x, &mut cols);
-        for ci in 0..g.c_in {
+        for ci in 0..g.c_in_per_group() {
             for i in 0..g.kh {
                 for j in 0..g.kw {
                     let row = (ci * g.kh + i) * g.kw + j;
@@ -186,11 +223,10 @@ fn col2im_is_the_adjoint_of_im2col() {
     let mut checked = 0;
     for _ in 0..300 {
         let c = random_conv(&mut rng);
-        let Some(g) = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation)
-        else {
+        let Some(g) = c.geometry() else {
             continue;
         };
-        let x: Vec<f64> = common::uniform(&mut rng, g.c_in * g.h * g.w, -1.0, 1.0);
+        let x: Vec<f64> = common::uniform(&mut rng, g.c_in_per_group() * g.h * g.w, -1.0, 1.0);
         let y: Vec<f64> = common::uniform(&mut rng, g.k() * g.p(), -1.0, 1.0);
         let mut cols = vec![0.0; g.k() * g.p()];
         im2col(&g, &x, &mut cols);
@@ -222,9 +258,20 @@ fn conv2d_parallel_equals_serial() {
     let mut rng = rng(55);
     let x: Vec<f32> = common::uniform(&mut rng, 6 * 3 * 19 * 17, -1.0, 1.0);
     let w: Vec<f32> = common::uniform(&mut rng, 4 * 27, -1.0, 1.0);
+    let b: Vec<f32> = common::uniform(&mut rng, 4, -1.0, 1.0);
     common::assert_thread_count_invariant("conv2d", || {
         let mut out = vec![0.0f32; g.n * g.c_out * g.p()];
-        conv2d(&g, &x, &w, &mut out);
+        conv2d(&g, &x, &w, Some(&b), &mut out);
+        out
+    });
+    // Grouped: 6 channels in 3 groups.
+    let g =
+        Conv2dGeometry::grouped([5, 6, 11, 9], [6, 2, 3, 3], (1, 1), (1, 1), (1, 1), 3).unwrap();
+    let x: Vec<f32> = common::uniform(&mut rng, 5 * 6 * 11 * 9, -1.0, 1.0);
+    let w: Vec<f32> = common::uniform(&mut rng, 6 * 18, -1.0, 1.0);
+    common::assert_thread_count_invariant("conv2d grouped", || {
+        let mut out = vec![0.0f32; g.n * g.c_out * g.p()];
+        conv2d(&g, &x, &w, None, &mut out);
         out
     });
 }
