@@ -25,6 +25,7 @@ pub mod io;
 pub mod ops;
 mod panicking;
 pub mod param;
+pub mod rng;
 pub mod shape;
 mod storage;
 pub mod tape;
