@@ -628,6 +628,23 @@ fn pooling_refuses_bad_geometry() {
         e,
         "max_pool2d: kernel [2, 2], stride [0, 0] and dilation [1, 1] must be positive"
     );
+    let e = fails(x2.try_adaptive_avg_pool2d([1, 1]), || {
+        x2.adaptive_avg_pool2d([1, 1])
+    });
+    assert_eq!(
+        e,
+        "adaptive_avg_pool2d: needs a 4-D input (n, c, h, w), got shape [2, 2]"
+    );
+    let e = fails(x.try_adaptive_avg_pool2d([0, 3]), || {
+        x.adaptive_avg_pool2d([0, 3])
+    });
+    assert_eq!(
+        e,
+        "adaptive_avg_pool2d: output size [0, 3] and the input's plane [2, 2] (of [1, 1, 2, 2]) \
+         must both be non-empty"
+    );
+    let x0 = z(&[1, 1, 0, 2]);
+    assert!(x0.try_adaptive_avg_pool2d([1, 1]).is_err());
 }
 
 #[test]

@@ -769,6 +769,17 @@ proptest! {
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 
+    /// Output sizes below, equal to and above the input's, divisible or not (overlapping bins).
+    #[test]
+    fn gradcheck_adaptive_avg_pool2d(
+        (x, out) in (1usize..=2, 1usize..=3, pair(1, 7)).prop_flat_map(|(n, c, hw)| {
+            (operand(vec![n, c, hw[0], hw[1]], true, Vals::Uniform(-2.0, 2.0)), pair(1, 8))
+        })
+    ) {
+        let r = check1(&x, |x| x.adaptive_avg_pool2d(out));
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
     /// With and without `count_include_pad` (drawn in the case).
     #[test]
     fn gradcheck_avg_pool2d(c in pool_case(1, Vals::Uniform(-2.0, 2.0), true)) {

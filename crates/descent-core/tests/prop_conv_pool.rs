@@ -1,7 +1,8 @@
 //! `conv2d` with random stride / padding / dilation (per axis), groups (depthwise included) and
 //! an optional bias, `max_pool2d`,
 //! `max_pool2d_with_indices` and `avg_pool2d` (both `count_include_pad` settings) against
-//! nested-loop `f64` references, on contiguous and non-contiguous inputs, f32 and f64.
+//! nested-loop `f64` references, on contiguous and non-contiguous inputs, f32 and f64; and
+//! `adaptive_avg_pool2d` with output sizes that do and do not divide the input's.
 
 mod common;
 
@@ -233,6 +234,36 @@ proptest! {
             let (vals, idx) = t.max_pool2d_with_indices(params(&c.p, true));
             assert_exact("max_pool2d_with_indices values", &vals, &want, dt);
             assert_exact("max_pool2d_with_indices indices", &idx.to_dtype(dt), &want_idx, dt);
+        }
+    }
+
+    /// Bins from real-number floor and ceil, as PyTorch defines them.
+    #[test]
+    fn prop_adaptive_avg_pool2d_matches_reference(
+        x in (prop_oneof![1 => Just(0usize), 4 => 1usize..=2], 1usize..=3, pair2(1, 9))
+            .prop_flat_map(|(n, c, hw)| input_of(vec![n, c, hw[0], hw[1]], -2.0, 2.0)),
+        out in pair2(1, 10),
+    ) {
+        let [h, w] = [x.arr.shape[2], x.arr.shape[3]];
+        let bin = |i: usize, len: usize, out: usize| {
+            let start = (i as f64 * len as f64 / out as f64).floor() as usize;
+            let end = ((i + 1) as f64 * len as f64 / out as f64).ceil() as usize;
+            start..end
+        };
+        let want = Arr::from_fn(&[x.arr.shape[0], x.arr.shape[1], out[0], out[1]], |o| {
+            let (mut s, mut cnt) = (0.0, 0.0);
+            for y in bin(o[2], h, out[0]) {
+                for xx in bin(o[3], w, out[1]) {
+                    s += x.arr.at(&[o[0], o[1], y, xx]);
+                    cnt += 1.0;
+                }
+            }
+            s / cnt
+        });
+        for dt in DTYPES {
+            let got = x.tensor(dt).adaptive_avg_pool2d(out);
+            let (rtol, atol) = tol(dt);
+            assert_close("adaptive_avg_pool2d", &got, &want, dt, rtol, atol);
         }
     }
 

@@ -17,7 +17,8 @@ use descent_kernels::elementwise::unary_reference;
 use descent_kernels::elementwise_grad::{saves, unary_derivative_reference, unary_grad};
 use descent_kernels::matmul::{MatRef, gemm_acc, gemm_reference};
 use descent_kernels::pool::{
-    Pool2dGeometry, avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward,
+    AdaptivePool2dGeometry, Pool2dGeometry, adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+    avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward,
 };
 use rand::Rng;
 
@@ -298,4 +299,33 @@ fn pooling_backward_is_the_adjoint_of_the_forward() {
         checked += 1;
     }
     assert!(checked > 100, "too few valid geometries: {checked}");
+}
+
+/// Adaptive average pooling is linear: its backward is its adjoint, bins overlapping or not.
+#[test]
+fn adaptive_avg_pool2d_backward_is_the_adjoint_of_the_forward() {
+    let mut r = rng(78);
+    for _ in 0..200 {
+        let g = AdaptivePool2dGeometry::new(
+            r.random_range(1..=3),
+            (r.random_range(1..=9), r.random_range(1..=9)),
+            (r.random_range(1..=10), r.random_range(1..=10)),
+        )
+        .unwrap();
+        let x: Vec<f64> = uniform(&mut r, g.planes * g.h * g.w, -1.0, 1.0);
+        let go: Vec<f64> = uniform(&mut r, g.planes * g.oh * g.ow, -1.0, 1.0);
+        let mut y = vec![0.0; go.len()];
+        adaptive_avg_pool2d(&g, &x, &mut y);
+        let mut gx = vec![f64::NAN; x.len()];
+        adaptive_avg_pool2d_backward(&g, &go, &mut gx);
+        let lhs = dot(&y, &go);
+        close_dot(lhs, dot(&x, &gx), lhs.abs(), &format!("adaptive {g:?}"));
+    }
+    let g = AdaptivePool2dGeometry::new(20, (41, 39), (6, 7)).unwrap();
+    let go: Vec<f32> = uniform(&mut r, 20 * 6 * 7, -1.0, 1.0);
+    common::assert_thread_count_invariant("adaptive_avg_pool2d_backward", || {
+        let mut gx = vec![0.0f32; 20 * 41 * 39];
+        adaptive_avg_pool2d_backward(&g, &go, &mut gx);
+        gx
+    });
 }

@@ -8,7 +8,10 @@ mod common;
 use common::{name, rel_err, rng};
 use descent_kernels::Float;
 use descent_kernels::conv::{self, Conv2dGeometry, col2im, conv2d, conv2d_reference, im2col};
-use descent_kernels::pool::{Pool2dGeometry, avg_pool2d, max_pool2d};
+use descent_kernels::pool::{
+    AdaptivePool2dGeometry, Pool2dGeometry, adaptive_avg_pool2d, adaptive_bin, avg_pool2d,
+    max_pool2d,
+};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -554,4 +557,83 @@ fn pooling_parallel_equals_serial() {
         avg_pool2d(&g, &x, &mut out, false);
         out
     });
+    let g = AdaptivePool2dGeometry::new(24, (40, 37), (7, 5)).unwrap();
+    common::assert_thread_count_invariant("adaptive_avg_pool2d", || {
+        let mut out = vec![0.0f32; 24 * 7 * 5];
+        adaptive_avg_pool2d(&g, &x, &mut out);
+        out
+    });
+}
+
+/// The adaptive bins as PyTorch defines them, from real-number floor and ceil.
+#[test]
+fn adaptive_bins_are_pytorchs() {
+    for len in 1..=12usize {
+        for out in 1..=12usize {
+            let mut covered = vec![false; len];
+            for i in 0..out {
+                let (a, b) = adaptive_bin(i, len, out);
+                let start = (i as f64 * len as f64 / out as f64).floor() as usize;
+                let end = ((i + 1) as f64 * len as f64 / out as f64).ceil() as usize;
+                assert_eq!((a, b), (start, end), "bin {i} of {out} over {len}");
+                assert!(a < b && b <= len);
+                covered[a..b].iter_mut().for_each(|c| *c = true);
+            }
+            assert!(covered.iter().all(|&c| c), "{out} bins cover {len}");
+        }
+    }
+    // 5 rows into 3 bins: [0, 2), [1, 4), [3, 5): overlapping by one row.
+    let bins: Vec<_> = (0..3).map(|i| adaptive_bin(i, 5, 3)).collect();
+    assert_eq!(bins, [(0, 2), (1, 4), (3, 5)]);
+    assert!(AdaptivePool2dGeometry::new(1, (0, 3), (1, 1)).is_none());
+    assert!(AdaptivePool2dGeometry::new(1, (3, 3), (1, 0)).is_none());
+}
+
+/// Adaptive average pooling against a naive loop over each bin, with output sizes below, equal to
+/// and above the input's, divisible or not.
+fn adaptive_matches_reference<T: Float>(seed: u64) {
+    let mut rng = rng(seed);
+    for _ in 0..200 {
+        let (planes, h, w) = (
+            rng.random_range(0..=3),
+            rng.random_range(1..=9),
+            rng.random_range(1..=9),
+        );
+        let (oh, ow) = (rng.random_range(1..=10), rng.random_range(1..=10));
+        let g = AdaptivePool2dGeometry::new(planes, (h, w), (oh, ow)).unwrap();
+        let x: Vec<T> = common::uniform(&mut rng, planes * h * w, -1.0, 1.0);
+        let mut out = vec![T::from_f64(f64::NAN); planes * oh * ow];
+        adaptive_avg_pool2d(&g, &x, &mut out);
+        let mut want = vec![0.0; out.len()];
+        for pl in 0..planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let y0 = oy * h / oh;
+                    let y1 = ((oy + 1) * h).div_ceil(oh);
+                    let x0 = ox * w / ow;
+                    let x1 = ((ox + 1) * w).div_ceil(ow);
+                    let mut s = 0.0;
+                    for y in y0..y1 {
+                        for xx in x0..x1 {
+                            s += x[(pl * h + y) * w + xx].to_f64();
+                        }
+                    }
+                    want[(pl * oh + oy) * ow + ox] = s / ((y1 - y0) * (x1 - x0)) as f64;
+                }
+            }
+        }
+        let tol = if T::BYTES == 4 { 1e-6 } else { 1e-14 };
+        let err = rel_err(&out, &want);
+        assert!(
+            err < tol,
+            "{} adaptive {g:?}: relative error {err}",
+            name::<T>()
+        );
+    }
+}
+
+#[test]
+fn adaptive_avg_pool2d_matches_reference() {
+    adaptive_matches_reference::<f32>(67);
+    adaptive_matches_reference::<f64>(68);
 }
