@@ -38,21 +38,25 @@ extern crate self as descent_nn;
 
 mod activation;
 mod buffer;
+mod conv;
 mod dropout;
 pub mod init;
 mod linear;
 mod module;
+mod pool;
 mod sequential;
 mod summary;
 mod weights;
 
 pub use activation::{Flatten, GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
 pub use buffer::Buffer;
+pub use conv::{Conv2d, Conv2dConfig};
 pub use descent_nn_derive::Module;
 pub use dropout::Dropout;
 pub use init::{Seeds, Stream};
 pub use linear::Linear;
 pub use module::{Ctx, Mode, Module, Visit, module_path};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use summary::{Summary, SummaryRow};
 
 #[doc(hidden)]
