@@ -134,6 +134,34 @@ impl Conv2dGeometry {
         self.c_in_per_group() * self.kh * self.kw
     }
 
+    /// Whether the kernels take the direct path instead of im2col + GEMM: grouped with one input
+    /// channel per group (depthwise, with any channel multiplier). Each group's GEMM would be
+    /// `c_out / groups x kh kw x oh ow`, too small to pay for the packing and the im2col copy; the
+    /// direct loops do the same multiply-adds as one shifted axpy per kernel tap and output row.
+    pub fn is_direct(&self) -> bool {
+        self.groups > 1 && self.c_in_per_group() == 1
+    }
+
+    /// The output columns `[lo, hi)` whose tap `j` falls inside the input, with the weight `wv`
+    /// and the input column of `lo`.
+    #[inline]
+    fn tap_columns<T>(&self, j: usize, wv: T) -> TapColumns<T> {
+        let shift = j * self.dilation.1;
+        let (pad, stride) = (self.padding.1, self.stride.1);
+        // ox * stride + shift - pad in [0, w).
+        let lo = pad.saturating_sub(shift).div_ceil(stride);
+        let hi = (self.w + pad)
+            .saturating_sub(shift)
+            .div_ceil(stride)
+            .min(self.ow);
+        TapColumns {
+            lo,
+            hi: hi.max(lo),
+            x_lo: (lo * stride + shift).saturating_sub(pad),
+            wv,
+        }
+    }
+
     /// Output pixels per channel: `oh * ow`.
     pub fn p(&self) -> usize {
         self.oh * self.ow
@@ -218,13 +246,97 @@ pub fn col2im<T: Float>(g: &Conv2dGeometry, cols: &[T], input: &mut [T]) {
     }
 }
 
+/// The output columns of one kernel tap on the direct path (see
+/// [`Conv2dGeometry::tap_columns`]).
+#[derive(Clone, Copy)]
+struct TapColumns<T> {
+    lo: usize,
+    hi: usize,
+    x_lo: usize,
+    wv: T,
+}
+
+/// `dst[k * ds] += wv * src[k * ss]` for `k < n`; with both strides 1, a contiguous loop that
+/// vectorizes.
+#[inline(always)]
+fn axpy<T: Float>(n: usize, wv: T, src: &[T], ss: usize, dst: &mut [T], ds: usize) {
+    if ss == 1 && ds == 1 {
+        for (d, &v) in dst[..n].iter_mut().zip(&src[..n]) {
+            *d += wv * v;
+        }
+    } else {
+        for k in 0..n {
+            dst[k * ds] += wv * src[k * ss];
+        }
+    }
+}
+
+/// `sum_k a[k * sa] * b[k]` for `k < n`, in eight interleaved partial sums combined in a fixed
+/// order (so it vectorizes and does not depend on anything but the data).
+#[inline(always)]
+fn dot<T: Float>(n: usize, a: &[T], sa: usize, b: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    if sa == 1 {
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut ca = a.chunks_exact(8);
+        let mut cb = b.chunks_exact(8);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for l in 0..8 {
+                acc[l] += x[l] * y[l];
+            }
+        }
+        for (l, (&x, &y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+            acc[l] += x * y;
+        }
+    } else {
+        for k in 0..n {
+            acc[k % 8] += a[k * sa] * b[k];
+        }
+    }
+    let (a4, b4) = (
+        (acc[0] + acc[4]) + (acc[1] + acc[5]),
+        (acc[2] + acc[6]) + (acc[3] + acc[7]),
+    );
+    a4 + b4
+}
+
+/// Calls `f(y, oy)` for each output row `oy` whose kernel row `i` reads an input row `y`.
+#[inline(always)]
+fn for_rows(g: &Conv2dGeometry, i: usize, mut f: impl FnMut(usize, usize)) {
+    for oy in 0..g.oh {
+        let y = g.in_y(oy, i);
+        if y >= 0 && y < g.h as isize {
+            f(y as usize, oy);
+        }
+    }
+}
+
+/// The direct path's walk: for each kernel tap `(i, j)` with weight `w_taps[i kw + j]` and each
+/// output row it reaches, `f(y, oy, columns)`.
+#[inline(always)]
+fn direct_taps<T: Float>(
+    g: &Conv2dGeometry,
+    w_taps: &[T],
+    mut f: impl FnMut(usize, usize, TapColumns<T>),
+) {
+    for i in 0..g.kh {
+        for j in 0..g.kw {
+            let cols = g.tap_columns(j, w_taps[i * g.kw + j]);
+            if cols.lo < cols.hi {
+                for_rows(g, i, |y, oy| f(y, oy, cols));
+            }
+        }
+    }
+}
+
 /// Forward convolution: `out` `[n, c_out, oh, ow]` from `input` `[n, c_in, h, w]`, `weight`
 /// `[c_out, c_in / groups, kh, kw]` and an optional `bias` `[c_out]`.
 ///
 /// Parallel over the batch; each sample is, per group, one [`im2col`] and one GEMM
 /// `out_g <- W_g cols_g` (`cog x k` times `k x p`). With a bias, the output rows of the group are
 /// first filled with their bias and the GEMM accumulates onto them (`beta = 1`), so the bias
-/// costs no pass of its own.
+/// costs no pass of its own. Depthwise-like geometries ([`Conv2dGeometry::is_direct`]) skip
+/// im2col and GEMM: each output plane starts as its bias and gets one shifted axpy per tap.
 ///
 /// # Panics
 /// If a slice length does not match the geometry.
@@ -252,8 +364,22 @@ pub fn conv2d<T: Float>(
     let group_in = g.c_in_per_group() * g.h * g.w;
     let sample_out = g.c_out * g.p();
     let (k, p, cog) = (g.k(), g.p(), g.c_out_per_group());
+    let direct = g.is_direct();
     let one = |(s, out_s): (usize, &mut [T])| {
         let x_s = &input[s * sample_in..(s + 1) * sample_in];
+        if direct {
+            // One input plane per group: out[co] = bias[co] + sum_taps w[co, tap] * shifted x[grp].
+            for (co, out_c) in out_s.chunks_mut(p).enumerate() {
+                out_c.fill(bias.map_or(T::ZERO, |b| b[co]));
+                let plane = &x_s[co / cog * group_in..(co / cog + 1) * group_in];
+                direct_taps(g, &weight[co * k..(co + 1) * k], |y, oy, t| {
+                    let src = &plane[y * g.w + t.x_lo..(y + 1) * g.w];
+                    let dst = &mut out_c[oy * g.ow + t.lo..(oy + 1) * g.ow];
+                    axpy(t.hi - t.lo, t.wv, src, g.stride.1, dst, 1);
+                });
+            }
+            return;
+        }
         let mut cols = vec![T::ZERO; k * p];
         for (grp, out_g) in out_s.chunks_mut(cog * p).enumerate() {
             im2col(g, &x_s[grp * group_in..(grp + 1) * group_in], &mut cols);
@@ -360,8 +486,23 @@ pub fn conv2d_backward_input<T: Float>(
     let group_in = g.c_in_per_group() * g.h * g.w;
     let sample_out = g.c_out * g.p();
     let (k, p, cog) = (g.k(), g.p(), g.c_out_per_group());
+    let direct = g.is_direct();
     let one = |(s, gin): (usize, &mut [T])| {
         gin.iter_mut().for_each(|v| *v = T::ZERO);
+        if direct {
+            // grad_in[grp] += sum over the group's output channels and taps of w * grad_out.
+            for (grp, gin_c) in gin.chunks_mut(group_in).enumerate() {
+                for co in grp * cog..(grp + 1) * cog {
+                    let go = &grad_out[s * sample_out + co * p..s * sample_out + (co + 1) * p];
+                    direct_taps(g, &weight[co * k..(co + 1) * k], |y, oy, t| {
+                        let src = &go[oy * g.ow + t.lo..(oy + 1) * g.ow];
+                        let dst = &mut gin_c[y * g.w + t.x_lo..(y + 1) * g.w];
+                        axpy(t.hi - t.lo, t.wv, src, 1, dst, g.stride.1);
+                    });
+                }
+            }
+            return;
+        }
         let mut cols = vec![T::ZERO; k * p];
         for (grp, gin_g) in gin.chunks_mut(group_in).enumerate() {
             let wt = MatRef {
@@ -424,6 +565,35 @@ pub fn conv2d_backward_weight<T: Float>(
     let group_in = g.c_in_per_group() * g.h * g.w;
     let sample_out = g.c_out * g.p();
     let (k, p, cog) = (g.k(), g.p(), g.c_out_per_group());
+    if g.is_direct() {
+        // grad_w[co, tap] = sum_n sum_pixels grad_out[n, co] * shifted x[n, grp], batch in order.
+        let one = |(co, gw): (usize, &mut [T])| {
+            for s in 0..g.n {
+                let at = s * sample_in + co / cog * group_in;
+                let plane = &input[at..at + group_in];
+                let go = &grad_out[s * sample_out + co * p..s * sample_out + (co + 1) * p];
+                for (tap, gwt) in gw.iter_mut().enumerate() {
+                    let (i, j) = (tap / g.kw, tap % g.kw);
+                    let mut acc = T::ZERO;
+                    let t = g.tap_columns(j, T::ONE);
+                    if t.lo < t.hi {
+                        for_rows(g, i, |y, oy| {
+                            let src = &plane[y * g.w + t.x_lo..(y + 1) * g.w];
+                            let gr = &go[oy * g.ow + t.lo..(oy + 1) * g.ow];
+                            acc += dot(t.hi - t.lo, src, g.stride.1, gr);
+                        });
+                    }
+                    *gwt += acc;
+                }
+            }
+        };
+        if rayon::current_num_threads() > 1 {
+            grad_w.par_chunks_mut(k).enumerate().for_each(one);
+        } else {
+            grad_w.chunks_mut(k).enumerate().for_each(one);
+        }
+        return;
+    }
     let one = |(grp, gw): (usize, &mut [T])| {
         let mut cols = vec![T::ZERO; k * p];
         for s in 0..g.n {
