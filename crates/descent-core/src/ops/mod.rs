@@ -10,6 +10,7 @@
 //! - [`reduce`]: the sum mean max min logsumexp var, argmax argmin
 //! - [`matmul`]: the 2-D and batched matmul
 //! - [`softmax`]: the softmax, log_softmax
+//! - [`norm`]: the batch_norm, layer_norm (fused, with their own backward)
 //! - [`conv`]: the conv2d
 //! - [`pool`]: the max_pool2d, avg_pool2d
 //! - [`join`]: the concat, stack, split
@@ -25,6 +26,7 @@ pub mod index;
 pub mod join;
 pub mod loss;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
@@ -91,6 +93,8 @@ op_families! {
     Reduce(Box<reduce::ReduceNode>),
     Matmul(Box<matmul::MatmulNode>),
     Softmax(softmax::SoftmaxNode),
+    BatchNorm(Box<norm::BatchNormNode>),
+    LayerNorm(Box<norm::LayerNormNode>),
     Conv2d(Box<conv::Conv2dNode>),
     Pool2d(Box<pool::Pool2dNode>),
     Concat(join::ConcatNode),
