@@ -183,3 +183,52 @@ fn batchnorm_training_steps_and_running_stats_match_pytorch() {
         run::<1>(&file, "bn1d", mtag, momentum);
     }
 }
+
+/// The small CNN of the script: convolutions (one grouped, one without bias), BatchNorm with
+/// running statistics from three PyTorch training steps, max and adaptive average pooling.
+fn cnn(seed: u64) -> Sequential {
+    use descent_nn::{AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Flatten, MaxPool2d};
+    let s = Seeds::new(seed);
+    let conv = |i, o, cfg: Conv2dConfig, label: &str| {
+        Conv2d::with_config(i, o, [3, 3], cfg, &s.stream(label)).unwrap()
+    };
+    Sequential::new()
+        .push(conv(1, 4, Conv2dConfig::default().padding(1), "0"))
+        .push(BatchNorm2d::new(4))
+        .push(ReLU)
+        .push(MaxPool2d::new(2))
+        .push(conv(
+            4,
+            4,
+            Conv2dConfig::default().padding(1).groups(2).bias(false),
+            "4",
+        ))
+        .push(BatchNorm2d::new(4))
+        .push(ReLU)
+        .push(AdaptiveAvgPool2d::new([2, 2]))
+        .push(Flatten)
+        .push(Linear::new(16, 3, true, &s.stream("9")))
+}
+
+#[test]
+fn a_pytorch_cnn_state_dict_with_batchnorm_loads_and_gives_pytorchs_logits() {
+    let mut m = cnn(9);
+    check_torch_fixture("cnn", &mut m);
+    // The running statistics and counters came from the file.
+    let buffers: Vec<String> = m.named_buffers().into_iter().map(|(n, _)| n).collect();
+    assert!(buffers.contains(&"1.num_batches_tracked".to_string()));
+}
+
+#[test]
+fn the_cnn_file_descent_writes_is_the_one_pytorch_loads() {
+    // Train-mode forwards first, so the BatchNorm buffers are not the defaults.
+    let m = cnn(0);
+    let tape = Tape::new();
+    for step in 0..2 {
+        let x = Tensor::linspace(-1.0, 1.0 + step as f64, 2 * 64).reshape([2, 1, 8, 8]);
+        m.forward(&tape.constant(&x), &Ctx::train(0, 0, step))
+            .unwrap();
+    }
+    let input = Tensor::linspace(-2.0, 2.0, 3 * 64).reshape([3, 1, 8, 8]);
+    check_descent_fixture("cnn", &m, &input);
+}

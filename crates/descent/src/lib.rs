@@ -25,7 +25,10 @@ pub mod prelude {
         Pool2dParams, Result, Tape, TapeRef, Tensor, Var, gradcheck,
     };
     pub use descent_data::{DataLoader, Dataset, TensorDataset};
-    pub use descent_nn::{Buffer, Ctx, Linear, Module, Seeds, Sequential, Visit};
+    pub use descent_nn::{
+        AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Buffer, Conv2d, Ctx, Dropout,
+        Embedding, Flatten, LayerNorm, Linear, MaxPool2d, Module, ReLU, Seeds, Sequential, Visit,
+    };
     pub use descent_optim::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Gd, Optimizer, ParamGroup,
         RmsProp, RmsPropConfig, Sgd, SgdConfig,
