@@ -9,6 +9,7 @@
 //! - [`compare`]: the eq ne lt le gt ge (masks), where_cond
 //! - [`reduce`]: the sum mean max min logsumexp var, argmax argmin
 //! - [`matmul`]: the 2-D and batched matmul
+//! - [`linear`]: the fully connected layer `x W^T + b`, the bias fused into the GEMM
 //! - [`softmax`]: the softmax, log_softmax
 //! - [`conv`]: the conv2d
 //! - [`pool`]: the max_pool2d, avg_pool2d
@@ -23,6 +24,7 @@ pub mod conv;
 pub mod custom;
 pub mod index;
 pub mod join;
+pub mod linear;
 pub mod loss;
 pub mod matmul;
 pub mod pool;
@@ -90,6 +92,7 @@ op_families! {
     Where(Box<compare::WhereNode>),
     Reduce(Box<reduce::ReduceNode>),
     Matmul(Box<matmul::MatmulNode>),
+    Linear(Box<linear::LinearNode>),
     Softmax(softmax::SoftmaxNode),
     Conv2d(Box<conv::Conv2dNode>),
     Pool2d(Box<pool::Pool2dNode>),
