@@ -69,6 +69,18 @@ impl From<&Tensor> for AnyTensor {
     }
 }
 
+impl From<Tensor> for AnyTensor {
+    fn from(t: Tensor) -> AnyTensor {
+        AnyTensor::Float(t)
+    }
+}
+
+impl From<IntTensor> for AnyTensor {
+    fn from(t: IntTensor) -> AnyTensor {
+        AnyTensor::Int(t)
+    }
+}
+
 impl From<&IntTensor> for AnyTensor {
     fn from(t: &IntTensor) -> AnyTensor {
         AnyTensor::Int(t.clone())
@@ -241,6 +253,24 @@ fn le<T, const N: usize>(data: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
 /// # Errors
 /// [`Error::File`] naming `path`; the temporary file is removed and `path` left as it was.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path, bytes, &|_| Ok(()))
+}
+
+/// The steps of [`write_atomically`], where a test injects a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Create,
+    /// After half the bytes are written.
+    Write,
+    Sync,
+    Rename,
+}
+
+fn write_atomically_with(
+    path: &Path,
+    bytes: &[u8],
+    fault: &dyn Fn(Stage) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -254,15 +284,27 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id()
     ));
     let result = (|| {
+        fault(Stage::Create)?;
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let (first, rest) = bytes.split_at(bytes.len() / 2);
+        f.write_all(first)?;
+        fault(Stage::Write)?;
+        f.write_all(rest)?;
+        f.flush()?;
+        fault(Stage::Sync)?;
         f.sync_all()?;
+        fault(Stage::Rename)?;
         std::fs::rename(&tmp, path)
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         file_error(path, format!("cannot write: {e}"))
-    })
+    })?;
+    // Make the rename itself durable; the file is complete either way, so this is best effort.
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -285,6 +327,42 @@ mod tests {
                 AnyTensor::Int(IntTensor::from_vec(vec![-1, 0, 5], [3, 1])),
             ),
         ]
+    }
+
+    #[test]
+    fn a_failure_at_any_step_of_a_save_leaves_the_previous_file_and_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("descent-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("weights.safetensors");
+        let old = to_bytes(&sample(), &HashMap::new()).unwrap();
+        let new = to_bytes(&sample()[..1], &HashMap::new()).unwrap();
+        for stage in [Stage::Create, Stage::Write, Stage::Sync, Stage::Rename] {
+            std::fs::write(&path, &old).unwrap();
+            let err = write_atomically_with(&path, &new, &|s| {
+                if s == stage {
+                    Err(std::io::Error::other("injected: disk full"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("weights.safetensors") && err.contains("injected: disk full"),
+                "{stage:?}: {err}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), old, "{stage:?}");
+            let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+            assert_eq!(
+                files.len(),
+                1,
+                "{stage:?}: a temporary file was left behind"
+            );
+        }
+        write_atomically(&path, &new).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), new);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

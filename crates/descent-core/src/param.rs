@@ -164,6 +164,18 @@ pub trait Params {
     /// Calls `f` on every parameter, mutably, in the same order as [`Params::visit`].
     fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param));
 
+    /// Calls `f` with the path and the parameter of each parameter, in visiting order: what
+    /// checkpoints key tensors and optimizer state by. By default the path is the position
+    /// (`"0"`, `"1"`, ...); models of descent-nn give their PyTorch `state_dict` paths
+    /// (`"fc2.weight"`).
+    fn visit_named(&self, f: &mut dyn FnMut(&str, &Param)) {
+        let mut i = 0usize;
+        self.visit(&mut |p| {
+            f(&i.to_string(), p);
+            i += 1;
+        });
+    }
+
     /// The number of scalar parameters.
     fn num_params(&self) -> usize {
         let mut n = 0;

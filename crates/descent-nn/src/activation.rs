@@ -1,14 +1,16 @@
 //! Parameter-free layers: activations and `Flatten`, as their `torch.nn` namesakes.
 
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Module, Visit};
 use descent_core::{Param, Result, Var};
 
 /// The visitors of a layer without parameters.
 macro_rules! no_params {
-    () => {
-        fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(&str, &'a Param)) {}
+    ($T:ty) => {
+        impl Visit for $T {
+            fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(&str, &'a Param)) {}
 
-        fn visit_params_mut(&mut self, _: &str, _: &mut dyn FnMut(&str, &mut Param)) {}
+            fn visit_params_mut(&mut self, _: &str, _: &mut dyn FnMut(&str, &mut Param)) {}
+        }
     };
 }
 pub(crate) use no_params;
@@ -21,12 +23,14 @@ macro_rules! stateless {
         pub struct $T;
 
         impl Module for $T {
-            fn forward(&self, $x: &Var, _ctx: &Ctx) -> Result<Var> {
-                $body
+            fn forward(&self, $x: &Var, ctx: &Ctx) -> Result<Var> {
+                let y = $body?;
+                ctx.record_layer(stringify!($T), &y, self);
+                Ok(y)
             }
-
-            no_params!();
         }
+
+        no_params!($T);
 
         crate::impl_params!($T);
     )*};
@@ -34,13 +38,13 @@ macro_rules! stateless {
 
 stateless! {
     /// `max(x, 0)`, as `nn.ReLU`.
-    ReLU => |x| Ok(x.relu());
+    ReLU => |x| Ok::<_, descent_core::Error>(x.relu());
     /// The exact (erf) GELU, as `nn.GELU()`.
-    GELU => |x| Ok(x.gelu());
+    GELU => |x| Ok::<_, descent_core::Error>(x.gelu());
     /// The logistic sigmoid, as `nn.Sigmoid`.
-    Sigmoid => |x| Ok(x.sigmoid());
+    Sigmoid => |x| Ok::<_, descent_core::Error>(x.sigmoid());
     /// `tanh`, as `nn.Tanh`.
-    Tanh => |x| Ok(x.tanh());
+    Tanh => |x| Ok::<_, descent_core::Error>(x.tanh());
     /// Softmax along the last dim, as `nn.Softmax(dim=-1)`.
     Softmax => |x| x.try_softmax(-1);
     /// Every dim but the first merged into one (`[N, C, H, W] -> [N, C*H*W]`), as `nn.Flatten()`.
@@ -63,11 +67,13 @@ impl Default for LeakyReLU {
 }
 
 impl Module for LeakyReLU {
-    fn forward(&self, x: &Var, _ctx: &Ctx) -> Result<Var> {
-        Ok(x.leaky_relu(self.negative_slope))
+    fn forward(&self, x: &Var, ctx: &Ctx) -> Result<Var> {
+        let y = x.leaky_relu(self.negative_slope);
+        ctx.record_layer("LeakyReLU", &y, self);
+        Ok(y)
     }
-
-    no_params!();
 }
+
+no_params!(LeakyReLU);
 
 crate::impl_params!(LeakyReLU);

@@ -1,6 +1,7 @@
 //! [`Dropout`]: zeroes each element with probability `p` in training, as `nn.Dropout`.
 
-use crate::module::{Ctx, Module};
+use crate::activation::no_params;
+use crate::module::{Ctx, Module, Visit};
 use descent_core::{Error, Param, Result, Tensor, Var};
 
 /// In training, each element is zeroed with probability `p` and the others are scaled by
@@ -36,6 +37,7 @@ impl Dropout {
 impl Module for Dropout {
     fn forward(&self, x: &Var, ctx: &Ctx) -> Result<Var> {
         if !ctx.is_train() || self.p == 0.0 {
+            ctx.record_layer("Dropout", x, self);
             return Ok(x.clone());
         }
         let mut stream = ctx.next_stream();
@@ -53,8 +55,8 @@ impl Module for Dropout {
         let mask = Tensor::from_vec(mask, x.shape()).to_dtype(x.value().dtype());
         x.try_mul(&x.tape().try_constant(mask)?)
     }
-
-    crate::activation::no_params!();
 }
+
+no_params!(Dropout);
 
 crate::impl_params!(Dropout);

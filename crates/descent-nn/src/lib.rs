@@ -34,19 +34,26 @@
 //! ```
 #![forbid(unsafe_code)]
 
+extern crate self as descent_nn;
+
 mod activation;
+mod buffer;
 mod dropout;
 pub mod init;
 mod linear;
 mod module;
 mod sequential;
+mod summary;
 mod weights;
 
 pub use activation::{Flatten, GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
+pub use buffer::Buffer;
+pub use descent_nn_derive::Module;
 pub use dropout::Dropout;
 pub use init::{Seeds, Stream};
 pub use linear::Linear;
-pub use module::{Ctx, Mode, Module, module_path};
+pub use module::{Ctx, Mode, Module, Visit, module_path};
+pub use summary::{Summary, SummaryRow};
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,7 +1,7 @@
 //! [`Linear`]: `y = x W^T + b`, as `torch.nn.Linear`.
 
 use crate::init::{Stream, kaiming_uniform, uniform};
-use crate::module::{Ctx, Module, module_path};
+use crate::module::{Ctx, Module, Visit, module_path};
 use descent_core::{Error, Param, Result, Var};
 
 /// A fully connected layer: `y = x W^T + b` with `W` of shape `[out, in]` and `b` of `[out]`
@@ -44,7 +44,7 @@ impl Linear {
 }
 
 impl Module for Linear {
-    fn forward(&self, x: &Var, _ctx: &Ctx) -> Result<Var> {
+    fn forward(&self, x: &Var, ctx: &Ctx) -> Result<Var> {
         let last = x.shape().last().copied();
         if last != Some(self.in_features()) {
             return Err(Error::ShapeMismatch {
@@ -59,12 +59,16 @@ impl Module for Linear {
         }
         let tape = x.tape();
         let y = x.try_matmul(&tape.try_param(&self.weight)?.try_transpose(-2, -1)?)?;
-        match &self.bias {
-            Some(b) => y.try_add(&tape.try_param(b)?),
-            None => Ok(y),
-        }
+        let y = match &self.bias {
+            Some(b) => y.try_add(&tape.try_param(b)?)?,
+            None => y,
+        };
+        ctx.record_layer("Linear", &y, self);
+        Ok(y)
     }
+}
 
+impl Visit for Linear {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         f(&module_path(prefix, "weight"), &self.weight);
         if let Some(b) = &self.bias {

@@ -1,6 +1,7 @@
 //! [`Sequential`]: modules applied in order, as `nn.Sequential`.
 
-use crate::module::{Ctx, Module, module_path};
+use crate::buffer::Buffer;
+use crate::module::{Ctx, Module, Visit, module_path};
 use descent_core::{Param, Result, Var};
 
 /// Modules applied one after the other; child `i`'s parameters are named `"{i}.{name}"`
@@ -41,7 +42,9 @@ impl Module for Sequential {
         }
         Ok(y)
     }
+}
 
+impl Visit for Sequential {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         for (i, layer) in self.layers.iter().enumerate() {
             layer.visit_params(&module_path(prefix, &i.to_string()), f);
@@ -51,6 +54,12 @@ impl Module for Sequential {
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.visit_params_mut(&module_path(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_buffers<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Buffer)) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.visit_buffers(&module_path(prefix, &i.to_string()), f);
         }
     }
 }

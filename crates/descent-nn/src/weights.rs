@@ -1,4 +1,5 @@
-//! Weight files of a model: its parameters by name (`"0.weight"`), in safetensors.
+//! Weight files of a model: its parameters and buffers by name (`"0.weight"`,
+//! `"1.running_mean"`), in safetensors: PyTorch's `state_dict`.
 //!
 //! Written through [`descent_core::io`] (atomic: a temporary file renamed over the target), so a
 //! file descent writes loads into PyTorch with `safetensors.torch.load_file` and
@@ -8,15 +9,16 @@
 
 use crate::module::Module;
 use descent_core::io::{self, AnyTensor, WeightFile};
-use descent_core::{Error, Result, Tensor};
+use descent_core::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
-fn entries(model: &dyn Module) -> Vec<(String, AnyTensor)> {
+fn entries<M: Module + ?Sized>(model: &M) -> Vec<(String, AnyTensor)> {
     let mut out = Vec::new();
     model.visit_params("", &mut |name, p| {
         out.push((name.to_string(), AnyTensor::Float(p.value().clone())))
     });
+    model.visit_buffers("", &mut |name, b| out.push((name.to_string(), b.get())));
     out
 }
 
@@ -24,18 +26,18 @@ fn entries(model: &dyn Module) -> Vec<(String, AnyTensor)> {
 ///
 /// # Errors
 /// If two parameters share a path.
-pub fn save_bytes(model: &dyn Module) -> Result<Vec<u8>> {
+pub fn save_bytes<M: Module + ?Sized>(model: &M) -> Result<Vec<u8>> {
     io::to_bytes(&entries(model), &HashMap::new()).map_err(|message| Error::InvalidArgument {
         op: "save",
         message,
     })
 }
 
-/// Saves the parameters of `model` to `path` by name, atomically.
+/// Saves the parameters and buffers of `model` to `path` by name, atomically.
 ///
 /// # Errors
 /// [`Error::File`] naming the file if it cannot be written; the previous file is then intact.
-pub fn save(path: impl AsRef<Path>, model: &dyn Module) -> Result<()> {
+pub fn save<M: Module + ?Sized>(path: impl AsRef<Path>, model: &M) -> Result<()> {
     io::save(path, &entries(model), &HashMap::new())
 }
 
@@ -45,7 +47,7 @@ pub fn save(path: impl AsRef<Path>, model: &dyn Module) -> Result<()> {
 /// # Errors
 /// [`Error::File`] naming the file and, for a tensor, its path and what was expected; the model
 /// is unchanged.
-pub fn load(path: impl AsRef<Path>, model: &mut dyn Module) -> Result<()> {
+pub fn load<M: Module + ?Sized>(path: impl AsRef<Path>, model: &mut M) -> Result<()> {
     let path = path.as_ref();
     let file = io::load(path)?;
     load_file(&file, model).map_err(|detail| io::file_error(path, detail))
@@ -55,7 +57,7 @@ pub fn load(path: impl AsRef<Path>, model: &mut dyn Module) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] naming the tensor and what is wrong; the model is unchanged.
-pub fn load_bytes(bytes: &[u8], model: &mut dyn Module) -> Result<()> {
+pub fn load_bytes<M: Module + ?Sized>(bytes: &[u8], model: &mut M) -> Result<()> {
     let file = io::from_bytes(bytes).map_err(|message| Error::InvalidArgument {
         op: "load",
         message,
@@ -67,34 +69,38 @@ pub fn load_bytes(bytes: &[u8], model: &mut dyn Module) -> Result<()> {
 }
 
 /// Checks every tensor of `file` against `model`, then sets them all.
-fn load_file(file: &WeightFile, model: &mut dyn Module) -> std::result::Result<(), String> {
-    let mut wanted = Vec::new();
+fn load_file<M: Module + ?Sized>(
+    file: &WeightFile,
+    model: &mut M,
+) -> std::result::Result<(), String> {
+    // What the model holds: (path, expected dtype name, shape).
+    let mut wanted: Vec<(String, &'static str, Vec<usize>)> = Vec::new();
     model.visit_params("", &mut |name, p| {
-        wanted.push((name.to_string(), p.shape().to_vec(), p.value().dtype()))
+        let dtype = AnyTensor::from(p.value()).dtype_name();
+        wanted.push((name.to_string(), dtype, p.shape().to_vec()))
     });
-    let mut values: HashMap<String, Tensor> = HashMap::new();
-    for (name, shape, dtype) in &wanted {
-        let t = match file.get(name) {
-            None => {
-                return Err(format!(
-                    "tensor `{name}` is missing (expected {dtype:?} {shape:?})"
-                ));
-            }
-            Some(AnyTensor::Int(_)) => {
-                return Err(format!(
-                    "tensor `{name}` is I64, expected {dtype:?} {shape:?}"
-                ));
-            }
-            Some(AnyTensor::Float(t)) => t,
-        };
-        if t.shape() != shape.as_slice() || t.dtype() != *dtype {
+    let n_params = wanted.len();
+    model.visit_buffers("", &mut |name, b| {
+        wanted.push((name.to_string(), b.dtype_name(), b.shape()))
+    });
+    let mut values: HashMap<String, AnyTensor> = HashMap::new();
+    for (i, (name, dtype, shape)) in wanted.iter().enumerate() {
+        let kind = if i < n_params { "tensor" } else { "buffer" };
+        let Some(t) = file.get(name) else {
             return Err(format!(
-                "tensor `{name}` is {:?} {:?}, expected {dtype:?} {shape:?}",
-                t.dtype(),
+                "{kind} `{name}` is missing (expected {dtype} {shape:?})"
+            ));
+        };
+        if t.shape() != shape.as_slice() || t.dtype_name() != *dtype {
+            return Err(format!(
+                "{kind} `{name}` is {} {:?}, expected {dtype} {shape:?}",
+                t.dtype_name(),
                 t.shape()
             ));
         }
-        values.insert(name.clone(), t.clone());
+        if values.insert(name.clone(), t.clone()).is_some() {
+            return Err(format!("the model has two tensors named `{name}`"));
+        }
     }
     let extra: Vec<&str> = file
         .tensors
@@ -108,8 +114,14 @@ fn load_file(file: &WeightFile, model: &mut dyn Module) -> std::result::Result<(
         ));
     }
     model.visit_params_mut("", &mut |name, p| {
-        let v = values.remove(name).expect("checked above");
+        let Some(AnyTensor::Float(v)) = values.remove(name) else {
+            unreachable!("checked above: `{name}` is a float tensor")
+        };
         p.set_value(v).expect("shape and dtype checked above");
+    });
+    model.visit_buffers("", &mut |name, b| {
+        let v = values.remove(name).expect("checked above");
+        b.set(v).expect("shape and dtype checked above");
     });
     Ok(())
 }

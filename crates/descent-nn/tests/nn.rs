@@ -4,7 +4,7 @@
 use descent_core::{GradcheckConfig, IntTensor, Param, Params, Tape, Tensor, Var, gradcheck};
 use descent_nn::{
     Ctx, Dropout, Flatten, GELU, LeakyReLU, Linear, Module, ReLU, Seeds, Sequential, Sigmoid,
-    Softmax, Tanh,
+    Softmax, Tanh, Visit,
 };
 
 fn mlp(seed: u64) -> Sequential {

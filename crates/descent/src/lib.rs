@@ -22,7 +22,7 @@ pub mod prelude {
         Conv2dParams, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor, Param, Params,
         Pool2dParams, Result, Tape, TapeRef, Tensor, Var, gradcheck,
     };
-    pub use descent_nn::{Ctx, Linear, Module, Seeds, Sequential};
+    pub use descent_nn::{Buffer, Ctx, Linear, Module, Seeds, Sequential, Visit};
     pub use descent_optim::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Gd, Optimizer, ParamGroup,
         RmsProp, RmsPropConfig, Sgd, SgdConfig,
