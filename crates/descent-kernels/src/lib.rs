@@ -15,6 +15,7 @@
 
 pub mod buffer;
 pub mod conv;
+pub mod cross_entropy;
 pub mod cpu_features;
 pub mod elementwise;
 pub mod elementwise_grad;
