@@ -15,7 +15,8 @@
 //! - [`pool`]: the max_pool2d, avg_pool2d
 //! - [`join`]: the concat, stack, split
 //! - [`index`]: the index_select, gather, scatter_add (integer indices)
-//! - [`loss`]: nll_loss, cross_entropy (compositions taking integer class labels)
+//! - [`loss`]: cross_entropy (one fused op with its own backward), nll_loss and the elementwise
+//!   losses (compositions)
 //! - [`custom`]: user-defined ops ([`CustomOp`](custom::CustomOp))
 
 pub mod binary;
@@ -94,6 +95,7 @@ op_families! {
     Matmul(Box<matmul::MatmulNode>),
     Linear(Box<linear::LinearNode>),
     Softmax(softmax::SoftmaxNode),
+    CrossEntropy(Box<loss::CrossEntropyNode>),
     Conv2d(Box<conv::Conv2dNode>),
     Pool2d(Box<pool::Pool2dNode>),
     Concat(join::ConcatNode),
