@@ -17,7 +17,11 @@ use std::time::Duration;
 /// Forward and backward of one layer; returns `dW` so nothing is optimized away.
 fn step(x: &Tensor, w: &Tensor, b: &Tensor, fused: bool, x_grad: bool) -> Tensor {
     let tape = Tape::new();
-    let xv = if x_grad { tape.var(x) } else { tape.constant(x) };
+    let xv = if x_grad {
+        tape.var(x)
+    } else {
+        tape.constant(x)
+    };
     let (wv, bv) = (tape.var(w), tape.var(b));
     let y = if fused {
         xv.linear(&wv, Some(&bv))

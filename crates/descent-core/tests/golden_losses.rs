@@ -83,7 +83,10 @@ fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
         } else {
             (a - b).abs() <= TOL * (1.0 + b.abs())
         };
-        assert!(ok, "{what}: element {i} is {a}, PyTorch gives {b}\n got: {g:?}\nwant: {w:?}");
+        assert!(
+            ok,
+            "{what}: element {i} is {a}, PyTorch gives {b}\n got: {g:?}\nwant: {w:?}"
+        );
     }
 }
 
@@ -125,7 +128,11 @@ fn run(case: &Case<'_>) {
         op => panic!("{}: unknown op {op}", case.name),
     };
     let what = format!("{} ({})", case.name, case.file.metadata[case.name]);
-    assert_close(&format!("{what} output"), out.value(), &case.float("output"));
+    assert_close(
+        &format!("{what} output"),
+        out.value(),
+        &case.float("output"),
+    );
     let grads = out.backward_with(&case.float("grad_output")).unwrap();
     assert_close(
         &format!("{what} grad_input"),

@@ -203,7 +203,11 @@ fn linear_saves_and_computes_only_what_is_needed() {
     let b = Tensor::zeros([3]).to_dtype(DType::F64);
     // Only the weight needs a gradient: the node keeps x (for G^T x), not W.
     let tape = Tape::new();
-    let (xv, wv, bv) = (tape.constant(x.clone()), tape.var(w.clone()), tape.constant(b.clone()));
+    let (xv, wv, bv) = (
+        tape.constant(x.clone()),
+        tape.var(w.clone()),
+        tape.constant(b.clone()),
+    );
     let y = xv.linear(&wv, Some(&bv));
     assert_eq!(tape.len(), 4, "one node for linear");
     assert_eq!(tape.saved_bytes(), x.nbytes());
@@ -230,30 +234,46 @@ fn linear_errors_name_the_op_and_both_shapes() {
     let msg = |e: Error| e.to_string();
     let e = msg(x.try_linear(&Tensor::zeros([4, 5]), None).unwrap_err());
     assert!(e.starts_with("linear: [2, 3] and [4, 5]"), "{e}");
-    assert!(e.contains("last dim (3)") && e.contains("in_features (5)"), "{e}");
-    let e = msg(x.try_linear(&Tensor::zeros([3]), None).unwrap_err());
-    assert!(e.starts_with("linear: [2, 3] and [3]") && e.contains("2-D"), "{e}");
-    let e = msg(
-        x.try_linear(&Tensor::zeros([4, 3]), Some(&Tensor::zeros([3])))
-            .unwrap_err(),
+    assert!(
+        e.contains("last dim (3)") && e.contains("in_features (5)"),
+        "{e}"
     );
+    let e = msg(x.try_linear(&Tensor::zeros([3]), None).unwrap_err());
+    assert!(
+        e.starts_with("linear: [2, 3] and [3]") && e.contains("2-D"),
+        "{e}"
+    );
+    let e = msg(x
+        .try_linear(&Tensor::zeros([4, 3]), Some(&Tensor::zeros([3])))
+        .unwrap_err());
     assert!(
         e.starts_with("linear: [2, 3] and [4, 3]") && e.contains("bias must have shape [4]"),
         "{e}"
     );
-    let e = msg(Tensor::scalar(1.0, DType::F32).try_linear(&Tensor::zeros([4, 1]), None).unwrap_err());
-    assert!(e.starts_with("linear: [] and [4, 1]") && e.contains("0-d"), "{e}");
+    let e = msg(Tensor::scalar(1.0, DType::F32)
+        .try_linear(&Tensor::zeros([4, 1]), None)
+        .unwrap_err());
+    assert!(
+        e.starts_with("linear: [] and [4, 1]") && e.contains("0-d"),
+        "{e}"
+    );
     let e = x
         .try_linear(&Tensor::zeros([4, 3]).to_dtype(DType::F64), None)
         .unwrap_err();
-    assert!(matches!(e, Error::DTypeMismatch { op: "linear", .. }), "{e}");
+    assert!(
+        matches!(e, Error::DTypeMismatch { op: "linear", .. }),
+        "{e}"
+    );
     // On variables: the same message, and mixed tapes are refused.
     let (t1, t2) = (Tape::new(), Tape::new());
     let e = t1
         .var(x.clone())
         .try_linear(&t1.var(Tensor::zeros([4, 5])), None)
         .unwrap_err();
-    assert!(e.to_string().starts_with("linear: [2, 3] and [4, 5]"), "{e}");
+    assert!(
+        e.to_string().starts_with("linear: [2, 3] and [4, 5]"),
+        "{e}"
+    );
     let e = t1
         .var(x)
         .try_linear(&t2.var(Tensor::zeros([4, 3])), None)

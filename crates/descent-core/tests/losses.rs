@@ -426,7 +426,14 @@ fn cross_entropy_matches_a_naive_loop_for_every_option_and_gradchecks() {
                 // -100 is no class unless it is the ignore_index: refused, naming the op.
                 let e = x.try_cross_entropy_with(&target, o.clone()).unwrap_err();
                 assert!(
-                    matches!(e, Error::IndexOutOfRange { op: "cross_entropy", index: -100, .. }),
+                    matches!(
+                        e,
+                        Error::IndexOutOfRange {
+                            op: "cross_entropy",
+                            index: -100,
+                            ..
+                        }
+                    ),
                     "{what}: {e}"
                 );
             }
@@ -434,12 +441,19 @@ fn cross_entropy_matches_a_naive_loop_for_every_option_and_gradchecks() {
             let labels: Vec<i64> = if o.ignore_index == Some(-100) {
                 labels.clone()
             } else {
-                labels.iter().map(|&l| if l == -100 { 1 } else { l }).collect()
+                labels
+                    .iter()
+                    .map(|&l| if l == -100 { 1 } else { l })
+                    .collect()
             };
             let target = IntTensor::from_vec(labels.clone(), &tshape[..]);
             let want = cross_entropy_ref(&x.to_vec_f64(), shape, &labels, &o);
             let got = x.cross_entropy_with(&target, o.clone());
-            let want_shape: &[usize] = if o.reduction == Reduction::None { &tshape } else { &[] };
+            let want_shape: &[usize] = if o.reduction == Reduction::None {
+                &tshape
+            } else {
+                &[]
+            };
             assert_eq!(got.shape(), want_shape, "{what}");
             assert_close(&got.to_vec_f64(), &want, &what);
             // f32, and the recorded form.
@@ -447,9 +461,15 @@ fn cross_entropy_matches_a_naive_loop_for_every_option_and_gradchecks() {
                 weight: o.weight.as_ref().map(|w| w.to_dtype(DType::F32)),
                 ..o.clone()
             };
-            let got32 = x.to_dtype(DType::F32).cross_entropy_with(&target, o32).to_vec_f64();
+            let got32 = x
+                .to_dtype(DType::F32)
+                .cross_entropy_with(&target, o32)
+                .to_vec_f64();
             for (g, w) in got32.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{what} f32: {got32:?} vs {want:?}");
+                assert!(
+                    (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                    "{what} f32: {got32:?} vs {want:?}"
+                );
             }
             let tape = Tape::new();
             let v = tape.var(x.clone()).cross_entropy_with(&target, o.clone());
@@ -485,7 +505,11 @@ fn cross_entropy_of_a_transposed_view_and_its_gradient() {
     let p = x.softmax(1).to_vec_f64();
     let onehot = target.one_hot(3).to_dtype(DType::F64).to_vec_f64();
     let want: Vec<f64> = p.iter().zip(&onehot).map(|(p, h)| (p - h) / 4.0).collect();
-    assert_close(&g.wrt(&xv).unwrap().to_vec_f64(), &want, "softmax - one_hot");
+    assert_close(
+        &g.wrt(&xv).unwrap().to_vec_f64(),
+        &want,
+        "softmax - one_hot",
+    );
     let res = gradcheck(
         |_, v| v[0].t().cross_entropy(&target),
         &[stored],
@@ -502,7 +526,10 @@ fn cross_entropy_is_stable_for_huge_logits() {
         label_smoothing: 0.2,
         ..Default::default()
     };
-    for (big, dtypes) in [(1e4, &[DType::F32, DType::F64][..]), (1e30, &[DType::F64][..])] {
+    for (big, dtypes) in [
+        (1e4, &[DType::F32, DType::F64][..]),
+        (1e30, &[DType::F64][..]),
+    ] {
         let vals = vec![big, -big, 0.0, -big, big, big, 0.5 * big, -0.5 * big, big];
         let want = cross_entropy_ref(&vals, &[3, 3], &[1, 0, 2], &o);
         let want_plain = cross_entropy_ref(&vals, &[3, 3], &[1, 0, 2], &CrossEntropy::default());
@@ -518,7 +545,10 @@ fn cross_entropy_is_stable_for_huge_logits() {
                 let loss = xv.cross_entropy_with(&target, opts);
                 let got = loss.value().item();
                 assert!(got.is_finite(), "{big} {dt:?}: {got}");
-                assert!((got - want[0]).abs() <= 1e-6 * want[0].abs(), "{big} {dt:?}: {got} vs {want:?}");
+                assert!(
+                    (got - want[0]).abs() <= 1e-6 * want[0].abs(),
+                    "{big} {dt:?}: {got} vs {want:?}"
+                );
                 let g = loss.backward();
                 let dx = g.wrt(&xv).unwrap().to_vec_f64();
                 assert!(dx.iter().all(|d| d.is_finite()), "{big} {dt:?}: {dx:?}");
@@ -538,16 +568,23 @@ fn cross_entropy_with_every_sample_ignored_is_nan_for_mean_as_pytorch() {
             reduction,
             ..Default::default()
         };
-        assert!(x.cross_entropy_with(&target, o(Reduction::Mean)).item().is_nan());
+        assert!(
+            x.cross_entropy_with(&target, o(Reduction::Mean))
+                .item()
+                .is_nan()
+        );
         assert_eq!(x.cross_entropy_with(&target, o(Reduction::Sum)).item(), 0.0);
         assert_eq!(
-            x.cross_entropy_with(&target, o(Reduction::None)).to_vec_f64(),
+            x.cross_entropy_with(&target, o(Reduction::None))
+                .to_vec_f64(),
             vec![0.0; 3]
         );
         // The gradient is 0, not NaN (PyTorch's too).
         let tape = Tape::new();
         let xv = tape.var(x.clone());
-        let g = xv.cross_entropy_with(&target, o(Reduction::Mean)).backward();
+        let g = xv
+            .cross_entropy_with(&target, o(Reduction::Mean))
+            .backward();
         assert_eq!(g.wrt(&xv).unwrap().to_vec_f64(), vec![0.0; 12]);
     }
 }
@@ -559,25 +596,55 @@ fn cross_entropy_errors_name_the_op() {
         .try_cross_entropy(&IntTensor::from_vec(vec![0, 3], [2]))
         .unwrap_err();
     assert!(
-        matches!(e, Error::IndexOutOfRange { op: "cross_entropy", index: 3, size: 3, .. }),
+        matches!(
+            e,
+            Error::IndexOutOfRange {
+                op: "cross_entropy",
+                index: 3,
+                size: 3,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().starts_with("cross_entropy: "), "{e}");
     let e = x
         .try_cross_entropy(&IntTensor::from_vec(vec![-1, 0], [2]))
         .unwrap_err();
-    assert!(matches!(e, Error::IndexOutOfRange { op: "cross_entropy", index: -1, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::IndexOutOfRange {
+                op: "cross_entropy",
+                index: -1,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let labels = IntTensor::from_vec(vec![0, 1], [2]);
     for eps in [-0.1, 1.5, f64::NAN] {
         let e = x
-            .try_cross_entropy_with(&labels, CrossEntropy { label_smoothing: eps, ..Default::default() })
+            .try_cross_entropy_with(
+                &labels,
+                CrossEntropy {
+                    label_smoothing: eps,
+                    ..Default::default()
+                },
+            )
             .unwrap_err();
-        assert!(e.to_string().starts_with("cross_entropy: label_smoothing"), "{e}");
+        assert!(
+            e.to_string().starts_with("cross_entropy: label_smoothing"),
+            "{e}"
+        );
     }
     let e = x
         .try_cross_entropy_with(
             &labels,
-            CrossEntropy { weight: Some(Tensor::ones([2]).to_dtype(DType::F64)), ..Default::default() },
+            CrossEntropy {
+                weight: Some(Tensor::ones([2]).to_dtype(DType::F64)),
+                ..Default::default()
+            },
         )
         .unwrap_err();
     assert!(
@@ -587,10 +654,22 @@ fn cross_entropy_errors_name_the_op() {
     let e = x
         .try_cross_entropy_with(
             &labels,
-            CrossEntropy { weight: Some(Tensor::ones([3])), ..Default::default() },
+            CrossEntropy {
+                weight: Some(Tensor::ones([3])),
+                ..Default::default()
+            },
         )
         .unwrap_err();
-    assert!(matches!(e, Error::DTypeMismatch { op: "cross_entropy", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::DTypeMismatch {
+                op: "cross_entropy",
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Labels of the wrong shape (named), on Var too.
     let tape = Tape::new();
     let e = tape
@@ -625,7 +704,8 @@ fn kl_div_matches_a_naive_loop_and_gradchecks() {
     let p = t([0.2, 0.5, 0.3, 0.0, 0.6, 0.4]);
     let p_pos = t([0.2, 0.5, 0.3, 0.1, 0.5, 0.4]);
     let lt = t([-1.6, -0.7, -1.2, -2.3, -0.5, -0.9]);
-    for (target, log_target, grad) in [(&p, false, false), (&p_pos, false, true), (&lt, true, true)] {
+    for (target, log_target, grad) in [(&p, false, false), (&p_pos, false, true), (&lt, true, true)]
+    {
         let per: Vec<f64> = x
             .to_vec_f64()
             .iter()
@@ -648,7 +728,10 @@ fn kl_div_matches_a_naive_loop_and_gradchecks() {
                 .kl_div(&tape.var(target.clone()), r, log_target);
             assert_close(&v.value().to_vec_f64(), &want, &format!("{what} (Var)"));
             let g = v.sum_all().backward();
-            assert!(g.iter().all(|(_, d)| d.all_finite()), "{what}: finite gradients");
+            assert!(
+                g.iter().all(|(_, d)| d.all_finite()),
+                "{what}: finite gradients"
+            );
             if grad {
                 let res = gradcheck(
                     |_, v| v[0].kl_div(&v[1], r, log_target),
@@ -660,7 +743,10 @@ fn kl_div_matches_a_naive_loop_and_gradchecks() {
         }
     }
     // batchmean of a 0-d input is the sum, as PyTorch; the default is PyTorch's mean.
-    let (a, b) = (Tensor::scalar(0.3, DType::F64), Tensor::scalar(0.4, DType::F64));
+    let (a, b) = (
+        Tensor::scalar(0.3, DType::F64),
+        Tensor::scalar(0.4, DType::F64),
+    );
     assert_close(
         &[a.kl_div(&b, KlReduction::BatchMean, false).item()],
         &[kl(0.3, 0.4, false)],
@@ -668,7 +754,19 @@ fn kl_div_matches_a_naive_loop_and_gradchecks() {
     );
     assert_eq!(KlReduction::default(), KlReduction::Mean);
     // A negative probability: NaN, as PyTorch's xlogy.
-    assert!(a.kl_div(&Tensor::scalar(-0.1, DType::F64), KlReduction::Sum, false).item().is_nan());
-    let e = x.try_kl_div(&Tensor::zeros([6]).to_dtype(DType::F64), KlReduction::Sum, false);
-    assert!(e.unwrap_err().to_string().starts_with("kl_div: [2, 3] and [6]"));
+    assert!(
+        a.kl_div(&Tensor::scalar(-0.1, DType::F64), KlReduction::Sum, false)
+            .item()
+            .is_nan()
+    );
+    let e = x.try_kl_div(
+        &Tensor::zeros([6]).to_dtype(DType::F64),
+        KlReduction::Sum,
+        false,
+    );
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .starts_with("kl_div: [2, 3] and [6]")
+    );
 }

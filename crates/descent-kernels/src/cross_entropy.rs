@@ -65,7 +65,9 @@ impl<T: Float> CrossEntropy<'_, T> {
             assert_eq!(w.len(), self.classes, "cross_entropy: weight length");
         }
         assert!(
-            self.targets.iter().all(|&t| t < self.classes || t == IGNORE),
+            self.targets
+                .iter()
+                .all(|&t| t < self.classes || t == IGNORE),
             "cross_entropy: a target is out of range"
         );
     }

@@ -15,8 +15,8 @@
 
 pub mod buffer;
 pub mod conv;
-pub mod cross_entropy;
 pub mod cpu_features;
+pub mod cross_entropy;
 pub mod elementwise;
 pub mod elementwise_grad;
 mod float;

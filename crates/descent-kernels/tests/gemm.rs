@@ -148,7 +148,7 @@ fn check_bias<T: Float>(rng: &mut StdRng, m: usize, k: usize, n: usize, la: Layo
             n,
             mat(&a1, ao, ars, acs),
             mat(&b1, bo, brs, bcs),
-            bias.map(|b| abs(b)).as_deref(),
+            bias.map(abs).as_deref(),
         );
         for ((g, w), s) in c.iter().zip(&want).zip(&scale) {
             let err = (g.to_f64() - w).abs();
