@@ -19,8 +19,9 @@ pub use descent_optim as optim;
 /// What a training script needs, in one import.
 pub mod prelude {
     pub use descent_core::{
-        Conv2dParams, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor, Param, Params,
-        Pool2dParams, Result, Tape, TapeRef, Tensor, Var, gradcheck,
+        Conv2dParams, CrossEntropy, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor,
+        KlReduction, Param, Params, Pool2dParams, Reduction, Result, Tape, TapeRef, Tensor, Var,
+        gradcheck,
     };
     pub use descent_nn::{Buffer, Ctx, Linear, Module, Seeds, Sequential, Visit};
     pub use descent_optim::{
