@@ -647,6 +647,26 @@ mod tests {
     }
 
     #[test]
+    fn cross_entropy_with_weights_and_smoothing_golden() {
+        // Logits [0, 0], target 1, weight [1, 3], eps = 0.5, C = 2: logp = [-ln 2, -ln 2], so
+        // loss = (1 - eps) w_1 ln 2 + (eps / C)(w_0 + w_1) ln 2 = (1.5 + 1) ln 2 = 2.5 ln 2, and
+        // the mean divides by w_1 = 3. Gradient / 3: A = 0.5 * 3 + 0.25 * 4 = 2.5, p = 1/2:
+        // dx_0 = (1.25 - 0.25) / 3 = 1/3, dx_1 = (1.25 - 1.5 - 0.75) / 3 = -1/3.
+        use crate::{CrossEntropy, Tape};
+        let options = CrossEntropy {
+            weight: Some(Tensor::from_vec(vec![1.0f64, 3.0], [2])),
+            label_smoothing: 0.5,
+            ..Default::default()
+        };
+        let tape = Tape::new();
+        let x = tape.var(Tensor::from_vec(vec![0.0f64, 0.0], [1, 2]));
+        let loss = x.cross_entropy_with(&IntTensor::from(&[1usize][..]), options);
+        assert!((loss.value().item() - 2.5 * 2f64.ln() / 3.0).abs() < 1e-15);
+        let g = loss.backward().wrt(&x).unwrap().to_vec_f64();
+        assert!((g[0] - 1.0 / 3.0).abs() < 1e-15 && (g[1] + 1.0 / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
     fn spatial_targets_average_over_every_position() {
         // [N=1, C=2, 2] with equal scores: the loss is ln 2 at every position.
         let logits = Tensor::zeros([1, 2, 2]).to_dtype(crate::DType::F64);
