@@ -55,7 +55,7 @@ fn w2_conv_forward(c: &mut Criterion) {
         let flops = 2 * xs[0] * ws[0] * oh * ow * ws[1] * ws[2] * ws[3];
         g.throughput(Throughput::Elements(flops as u64));
         g.bench_function(name, |bch| {
-            bch.iter(|| black_box(x.conv2d(&w, Conv2dParams::default())))
+            bch.iter(|| black_box(x.conv2d(&w, None, Conv2dParams::default())))
         });
     }
     g.finish();

@@ -70,7 +70,9 @@ fn main() {
     // conv2d and pooling on NCHW.
     let img = Tensor::randn([2, 1, 28, 28], &mut rng);
     let k = Tensor::randn([8, 1, 3, 3], &mut rng);
-    let y = img.conv2d(&k, Conv2dParams::default().padding(1)).relu();
+    let y = img
+        .conv2d(&k, None, Conv2dParams::default().padding(1))
+        .relu();
     let p = y.max_pool2d(Pool2dParams::new(2));
     println!(
         "conv2d + relu + max_pool2d: {:?} -> {:?} -> {:?}",

@@ -178,6 +178,25 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A training loop stopped because the loss climbed or blew up: the learning rate is likely
+    /// too large. The parameters are those of the last step taken.
+    Diverged {
+        /// The training step (0-based) at which the loop stopped.
+        step: u64,
+        /// The learning rate of that step.
+        lr: f64,
+        /// A smaller learning rate to try.
+        suggested_lr: f64,
+        /// What the loss did, and how to turn the check off.
+        detail: String,
+    },
+}
+
+/// `x` with at most 4 significant digits, as a person would write a learning rate.
+fn short(x: f64) -> String {
+    let rounded: f64 = format!("{x:.3e}").parse().unwrap_or(x);
+    let s = format!("{rounded}");
+    if s.len() <= 8 { s } else { format!("{x:.3e}") }
 }
 
 impl fmt::Display for Error {
@@ -303,6 +322,18 @@ impl fmt::Display for Error {
             }
             Error::State { detail } => write!(f, "optimizer state: {detail}"),
             Error::File { path, detail } => write!(f, "{}: {detail}", path.display()),
+            Error::Diverged {
+                step,
+                lr,
+                suggested_lr,
+                detail,
+            } => write!(
+                f,
+                "training stopped at step {step}: {detail}. The learning rate {} is likely too \
+                 large; try {}",
+                short(*lr),
+                short(*suggested_lr)
+            ),
         }
     }
 }

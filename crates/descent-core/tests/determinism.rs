@@ -138,8 +138,8 @@ fn conv_pool_is_deterministic_across_thread_counts() {
         same_on_any_thread_count("conv/pool", || {
             let (m, i) = x.max_pool2d_with_indices(Pool2dParams::new(2));
             vec![
-                x.conv2d(&w, Conv2dParams::default().padding(1)),
-                x.conv2d(&w, Conv2dParams::default().stride(2).dilation(2)),
+                x.conv2d(&w, None, Conv2dParams::default().padding(1)),
+                x.conv2d(&w, None, Conv2dParams::default().stride(2).dilation(2)),
                 m,
                 i.to_dtype(dt),
                 x.avg_pool2d(Pool2dParams::new(3).stride(2).padding(1)),

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use descent_core::{Conv2dParams, DType, Error, IntTensor, Pool2dParams, Tensor};
+use descent_core::{Conv2dParams, DType, Error, IntTensor, Pool2dParams, Tape, Tensor};
 use proptest::prelude::*;
 use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -129,8 +129,8 @@ fn dtype_mismatch_names_op_and_types() {
     );
     let (x, w) = (z(&[1, 1, 3, 3]), z64(&[1, 1, 2, 2]));
     assert_eq!(
-        fails(x.try_conv2d(&w, Conv2dParams::default()), || x
-            .conv2d(&w, Conv2dParams::default())),
+        fails(x.try_conv2d(&w, None, Conv2dParams::default()), || x
+            .conv2d(&w, None, Conv2dParams::default())),
         want("conv2d")
     );
     assert_eq!(
@@ -454,8 +454,8 @@ fn bad_indices_name_the_index_axis_and_size() {
 fn conv2d_refuses_bad_geometry() {
     let x = z(&[1, 1, 2, 2]);
     let w = z(&[1, 1, 3, 3]);
-    let e = fails(x.try_conv2d(&w, Conv2dParams::default()), || {
-        x.conv2d(&w, Conv2dParams::default())
+    let e = fails(x.try_conv2d(&w, None, Conv2dParams::default()), || {
+        x.conv2d(&w, None, Conv2dParams::default())
     });
     assert_eq!(
         e,
@@ -464,7 +464,7 @@ fn conv2d_refuses_bad_geometry() {
     // Dilation makes a 2x2 kernel span 5x5.
     let w2 = z(&[1, 1, 2, 2]);
     let p = Conv2dParams::default().dilation(4).padding(1);
-    let e = fails(x.try_conv2d(&w2, p), || x.conv2d(&w2, p));
+    let e = fails(x.try_conv2d(&w2, None, p), || x.conv2d(&w2, None, p));
     assert!(
         e.starts_with(
             "conv2d: kernel 2x2 (dilation [4, 4], so 5x5) is larger than the padded input 4x4"
@@ -473,30 +473,119 @@ fn conv2d_refuses_bad_geometry() {
     );
     // Padding lets the kernel fit.
     assert_eq!(
-        x.conv2d(&w, Conv2dParams::default().padding(1)).shape(),
+        x.conv2d(&w, None, Conv2dParams::default().padding(1))
+            .shape(),
         &[1, 1, 2, 2]
     );
     let w3 = z(&[1, 3, 1, 1]);
-    let e = fails(x.try_conv2d(&w3, Conv2dParams::default()), || {
-        x.conv2d(&w3, Conv2dParams::default())
+    let e = fails(x.try_conv2d(&w3, None, Conv2dParams::default()), || {
+        x.conv2d(&w3, None, Conv2dParams::default())
     });
     assert_eq!(
         e,
         "conv2d: [1, 1, 2, 2] and [1, 3, 1, 1] do not fit: input has 1 channels, weight expects 3"
     );
     let x3 = z(&[1, 2, 2]);
-    let e = fails(x3.try_conv2d(&w, Conv2dParams::default()), || {
-        x3.conv2d(&w, Conv2dParams::default())
+    let e = fails(x3.try_conv2d(&w, None, Conv2dParams::default()), || {
+        x3.conv2d(&w, None, Conv2dParams::default())
     });
     assert!(
         e.starts_with("conv2d: [1, 2, 2] and [1, 1, 3, 3] need a 4-D input"),
         "{e}"
     );
     let p = Conv2dParams::default().stride(0);
-    let e = fails(x.try_conv2d(&w2, p), || x.conv2d(&w2, p));
+    let e = fails(x.try_conv2d(&w2, None, p), || x.conv2d(&w2, None, p));
     assert_eq!(
         e,
         "conv2d: stride [0, 0] and dilation [1, 1] must be positive"
+    );
+}
+
+/// Group counts that do not divide both channel counts, a weight whose channels are not
+/// `c_in / groups`, zero groups, and biases of the wrong shape or type: errors naming `conv2d` and
+/// both shapes, on `Tensor` and `Var` alike.
+#[test]
+fn conv2d_refuses_bad_groups_and_bias() {
+    let x = z(&[1, 6, 4, 4]);
+    let conv = |w: &[usize], b: Option<&[usize]>, groups: usize| {
+        let (w, b) = (z(w), b.map(z));
+        let p = Conv2dParams::default().groups(groups);
+        fails(x.try_conv2d(&w, b.as_ref(), p), || {
+            x.conv2d(&w, b.as_ref(), p)
+        })
+    };
+    // 6 input channels in 4 groups.
+    assert_eq!(
+        conv(&[4, 2, 3, 3], None, 4),
+        "conv2d: [1, 6, 4, 4] and [4, 2, 3, 3] do not fit groups = 4: input channels (6) and \
+         output channels (4) must both be divisible by groups"
+    );
+    // 6 input channels in 3 groups, but 4 output channels.
+    assert_eq!(
+        conv(&[4, 2, 3, 3], None, 3),
+        "conv2d: [1, 6, 4, 4] and [4, 2, 3, 3] do not fit groups = 3: input channels (6) and \
+         output channels (4) must both be divisible by groups"
+    );
+    // Divisible, but the weight has 3 channels per group where 6 / 2 = 3 is right and 2 wrong.
+    assert_eq!(
+        conv(&[4, 2, 3, 3], None, 2),
+        "conv2d: [1, 6, 4, 4] and [4, 2, 3, 3] do not fit: input has 6 channels, weight expects \
+         2 per group x 2 groups = 4"
+    );
+    assert!(
+        x.try_conv2d(&z(&[4, 3, 3, 3]), None, Conv2dParams::default().groups(2))
+            .is_ok()
+    );
+    assert_eq!(
+        conv(&[6, 1, 3, 3], None, 0),
+        "conv2d: groups must be positive, got 0"
+    );
+    // Depthwise is fine.
+    assert!(
+        x.try_conv2d(&z(&[6, 1, 3, 3]), None, Conv2dParams::default().groups(6))
+            .is_ok()
+    );
+    // A bias of the wrong length or rank.
+    for b in [&[5][..], &[1, 6], &[]] {
+        let e = conv(&[6, 1, 3, 3], Some(b), 6);
+        assert_eq!(
+            e,
+            format!(
+                "conv2d: [6, 1, 3, 3] and {b:?} do not fit: the bias must have shape [c_out] = \
+                 [6] for this weight"
+            )
+        );
+    }
+    // A bias of another element type.
+    let (w, b) = (z(&[6, 1, 3, 3]), z64(&[6]));
+    let p = Conv2dParams::default().groups(6);
+    assert_eq!(
+        fails(x.try_conv2d(&w, Some(&b), p), || x.conv2d(&w, Some(&b), p)),
+        "conv2d: element types differ (F32 vs F64); convert one with to_dtype"
+    );
+    // On variables the same errors, from the same checks.
+    let tape = Tape::new();
+    let (xv, wv, bv) = (
+        tape.var(x.clone()),
+        tape.var(z(&[4, 2, 3, 3])),
+        tape.var(z(&[3])),
+    );
+    let e = xv
+        .try_conv2d(&wv, Some(&bv), Conv2dParams::default().groups(3))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("conv2d: [1, 6, 4, 4] and [4, 2, 3, 3] do not fit groups = 3"),
+        "{e}"
+    );
+    let wv = tape.var(z(&[4, 3, 3, 3]));
+    let e = xv
+        .try_conv2d(&wv, Some(&bv), Conv2dParams::default().groups(2))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("conv2d: [4, 3, 3, 3] and [3] do not fit: the bias"),
+        "{e}"
     );
 }
 
@@ -539,6 +628,23 @@ fn pooling_refuses_bad_geometry() {
         e,
         "max_pool2d: kernel [2, 2], stride [0, 0] and dilation [1, 1] must be positive"
     );
+    let e = fails(x2.try_adaptive_avg_pool2d([1, 1]), || {
+        x2.adaptive_avg_pool2d([1, 1])
+    });
+    assert_eq!(
+        e,
+        "adaptive_avg_pool2d: needs a 4-D input (n, c, h, w), got shape [2, 2]"
+    );
+    let e = fails(x.try_adaptive_avg_pool2d([0, 3]), || {
+        x.adaptive_avg_pool2d([0, 3])
+    });
+    assert_eq!(
+        e,
+        "adaptive_avg_pool2d: output size [0, 3] and the input's plane [2, 2] (of [1, 1, 2, 2]) \
+         must both be non-empty"
+    );
+    let x0 = z(&[1, 1, 0, 2]);
+    assert!(x0.try_adaptive_avg_pool2d([1, 1]).is_err());
 }
 
 #[test]

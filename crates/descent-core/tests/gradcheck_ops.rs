@@ -126,14 +126,42 @@ struct ConvCase {
     w_shape: Vec<usize>,
     x: Operand,
     w: Operand,
+    /// The `[c_out]` bias, if any.
+    b: Option<Operand>,
     params: Conv2dParams,
 }
 
-/// `n <= 2, c_in <= 3, c_out <= 3, h, w <= 7, k <= 3`, stride 1..=2, padding 0..=2, dilation
-/// 1..=2 (per axis); the input is grown to fit the kernel where the draw would not.
-fn conv_case() -> BoxedStrategy<ConvCase> {
+impl ConvCase {
+    /// Whether the drawn geometry is valid (the input was grown to fit, so it nearly always is).
+    fn fits(&self) -> bool {
+        Tensor::zeros(&self.x_shape[..])
+            .try_conv2d(&Tensor::zeros(&self.w_shape[..]), None, self.params)
+            .is_ok()
+    }
+
+    /// Gradient check of `conv2d` in every operand (input, weight, and the bias when present).
+    fn check(&self) -> Result<descent_core::GradcheckReport, descent_core::GradcheckFailure> {
+        let mut inputs = vec![self.x.tensor(), self.w.tensor()];
+        inputs.extend(self.b.as_ref().map(Operand::tensor));
+        check(
+            |_, v| {
+                let b = self.b.as_ref().map(|b| b.view(&v[2]));
+                self.x
+                    .view(&v[0])
+                    .conv2d(&self.w.view(&v[1]), b.as_ref(), self.params)
+            },
+            &inputs,
+        )
+    }
+}
+
+/// `n <= 2`, `groups` drawn from `groups`, `c_in / groups` and `c_out / groups <= 3` (at most 3
+/// channels per group, so `c_in, c_out <= 9`), `h, w <= 7, k <= 3`, stride 1..=2, padding 0..=2,
+/// dilation 1..=2 (per axis), a bias half the time (always when `bias`); the input is grown to
+/// fit the kernel where the draw would not.
+fn conv_case(groups: std::ops::RangeInclusive<usize>, bias: bool) -> BoxedStrategy<ConvCase> {
     (
-        1usize..=2,
+        (1usize..=2, groups),
         1usize..=3,
         1usize..=3,
         pair(1, 7),
@@ -141,35 +169,49 @@ fn conv_case() -> BoxedStrategy<ConvCase> {
         pair(1, 2),
         pair(0, 2),
         pair(1, 2),
+        any::<bool>(),
     )
-        .prop_flat_map(|(n, c, co, hw, k, stride, padding, dilation)| {
-            let hw: Vec<usize> = (0..2)
-                .map(|a| {
-                    hw[a]
-                        .max(span(k[a], dilation[a]).saturating_sub(2 * padding[a]))
-                        .min(7)
-                })
-                .collect();
-            let x_shape = vec![n, c, hw[0], hw[1]];
-            let w_shape = vec![co, c, k[0], k[1]];
-            let params = Conv2dParams {
-                stride,
-                padding,
-                dilation,
-            };
-            (
-                Just(x_shape.clone()),
-                Just(w_shape.clone()),
-                operand(x_shape, true, Vals::Uniform(-1.0, 1.0)),
-                operand(w_shape, true, Vals::Uniform(-1.0, 1.0)),
-                Just(params),
-            )
-        })
-        .prop_map(|(x_shape, w_shape, x, w, params)| ConvCase {
+        .prop_flat_map(
+            move |((n, groups), cig, cog, hw, k, stride, padding, dilation, with_bias)| {
+                let hw: Vec<usize> = (0..2)
+                    .map(|a| {
+                        hw[a]
+                            .max(span(k[a], dilation[a]).saturating_sub(2 * padding[a]))
+                            .min(7)
+                    })
+                    .collect();
+                let (c, co) = (cig * groups, cog * groups);
+                let x_shape = vec![n, c, hw[0], hw[1]];
+                let w_shape = vec![co, cig, k[0], k[1]];
+                let params = Conv2dParams {
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                };
+                let b = if bias || with_bias {
+                    operand(vec![co], true, Vals::Uniform(-1.0, 1.0))
+                        .prop_map(Some)
+                        .boxed()
+                } else {
+                    Just(None).boxed()
+                };
+                (
+                    Just(x_shape.clone()),
+                    Just(w_shape.clone()),
+                    operand(x_shape, true, Vals::Uniform(-1.0, 1.0)),
+                    operand(w_shape, true, Vals::Uniform(-1.0, 1.0)),
+                    b,
+                    Just(params),
+                )
+            },
+        )
+        .prop_map(|(x_shape, w_shape, x, w, b, params)| ConvCase {
             x_shape,
             w_shape,
             x,
             w,
+            b,
             params,
         })
         .boxed()
@@ -702,14 +744,20 @@ proptest! {
 proptest! {
     #![proptest_config(config())]
 
+    /// Ungrouped, with a bias half the time.
     #[test]
-    fn gradcheck_conv2d(c in conv_case()) {
-        prop_assume!(
-            Tensor::zeros(&c.x_shape[..])
-                .try_conv2d(&Tensor::zeros(&c.w_shape[..]), c.params)
-                .is_ok()
-        );
-        let r = check2(&c.x, &c.w, |x, w| x.conv2d(w, c.params));
+    fn gradcheck_conv2d(c in conv_case(1..=1, false)) {
+        prop_assume!(c.fits());
+        let r = c.check();
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    /// Two or three groups (depthwise when one channel per group), always with a bias: the
+    /// gradients of input, weight and bias.
+    #[test]
+    fn gradcheck_conv2d_grouped_with_bias(c in conv_case(2..=3, true)) {
+        prop_assume!(c.fits());
+        let r = c.check();
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 
@@ -718,6 +766,17 @@ proptest! {
     fn gradcheck_max_pool2d(c in pool_case(2, Vals::Distinct, false)) {
         prop_assume!(Tensor::zeros(&c.shape[..]).try_max_pool2d(c.params).is_ok());
         let r = check1(&c.x, |x| x.max_pool2d(c.params));
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    /// Output sizes below, equal to and above the input's, divisible or not (overlapping bins).
+    #[test]
+    fn gradcheck_adaptive_avg_pool2d(
+        (x, out) in (1usize..=2, 1usize..=3, pair(1, 7)).prop_flat_map(|(n, c, hw)| {
+            (operand(vec![n, c, hw[0], hw[1]], true, Vals::Uniform(-2.0, 2.0)), pair(1, 8))
+        })
+    ) {
+        let r = check1(&x, |x| x.adaptive_avg_pool2d(out));
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 

@@ -264,21 +264,77 @@ fn composite_two_layer_mlp_passes_gradcheck() {
     assert!(r.is_ok(), "{}", r.unwrap_err());
 }
 
+/// conv2d keeps only what its backward reads: the input for the weight gradient, the weight for
+/// the input gradient, nothing for the bias gradient; and the bias gradient is `grad_out` summed
+/// over batch and pixels.
+#[test]
+fn conv2d_saves_only_what_its_gradients_need() {
+    let tape = Tape::new();
+    let x = tape.constant(Tensor::ones([2, 3, 4, 4]));
+    let w = tape.var(Tensor::ones([3, 1, 3, 3]));
+    // A bias seen through a view (the first 3 of 4 elements).
+    let b = tape.var(Tensor::zeros([4]));
+    let y = x.conv2d(
+        &w,
+        Some(&b.narrow(0, 0, 3)),
+        Conv2dParams::default().groups(3).padding(1),
+    );
+    // Weight and bias need gradients, the input does not: only the input (f32) is saved.
+    assert_eq!(tape.saved_bytes(), 2 * 3 * 4 * 4 * 4);
+    let grads = y.sum_all().backward();
+    // d sum / d b[c] = the output pixels of channel c over the batch, 2 * 16.
+    assert_eq!(
+        grads.wrt(&b).unwrap().to_vec_f32(),
+        vec![32.0, 32.0, 32.0, 0.0]
+    );
+    assert_eq!(grads.wrt(&w).unwrap().shape(), &[3, 1, 3, 3]);
+    assert!(grads.wrt(&x).is_none());
+}
+
 #[test]
 fn composite_conv_net_passes_gradcheck() {
     let x = randn64(&[2, 2, 6, 6], 20);
     let k = randn64(&[3, 2, 3, 3], 21);
+    let b = randn64(&[3], 23);
     let w = randn64(&[4, 12], 22);
     let r = gradcheck(
         |_tape, v| {
             let c = v[0]
-                .conv2d(&v[1], Conv2dParams::default().padding(1))
+                .conv2d(&v[1], Some(&v[2]), Conv2dParams::default().padding(1))
                 .gelu();
             let p = c.max_pool2d(Pool2dParams::new(3)); // [2, 3, 2, 2]
             let f = p.reshape([2, 12]);
-            f.matmul(&v[2].t()).softmax(-1).square().sum_all()
+            f.matmul(&v[3].t()).softmax(-1).square().sum_all()
         },
-        &[x, k, w],
+        &[x, k, b, w],
+        &GradcheckConfig::default(),
+    );
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
+
+/// A depthwise-separable block (depthwise 3x3 with bias, then pointwise 1x1 with bias), as in
+/// MobileNet: every parameter's gradient through two convs, one of them grouped.
+#[test]
+fn composite_depthwise_separable_block_passes_gradcheck() {
+    let x = randn64(&[2, 4, 5, 5], 30);
+    let dw = randn64(&[4, 1, 3, 3], 31);
+    let db = randn64(&[4], 32);
+    let pw = randn64(&[6, 4, 1, 1], 33);
+    let pb = randn64(&[6], 34);
+    let r = gradcheck(
+        |_tape, v| {
+            let h = v[0]
+                .conv2d(
+                    &v[1],
+                    Some(&v[2]),
+                    Conv2dParams::default().padding(1).groups(4),
+                )
+                .tanh();
+            h.conv2d(&v[3], Some(&v[4]), Conv2dParams::default())
+                .square()
+                .sum_all()
+        },
+        &[x, dw, db, pw, pb],
         &GradcheckConfig::default(),
     );
     assert!(r.is_ok(), "{}", r.unwrap_err());

@@ -21,6 +21,7 @@ pub mod elementwise;
 pub mod elementwise_grad;
 mod float;
 pub mod matmul;
+pub mod norm;
 pub mod optim;
 pub mod parallel;
 pub mod pool;

@@ -1,4 +1,4 @@
-//! 2-D max and average pooling over NCHW planes.
+//! 2-D max, average and adaptive average pooling over NCHW planes.
 //!
 //! Contract: window `(y, x)` covers input rows `y*stride_h + i*dilation_h - padding_h` for
 //! `i < kh` (likewise columns); positions outside the input are skipped by max pooling (they act
@@ -8,6 +8,11 @@
 //! a window gives `-inf` with argmax `usize::MAX` (max pooling) and `0` or, without
 //! `count_include_pad`, NaN (average pooling); callers that need a maximum for every window check
 //! [`Pool2dGeometry::windows_nonempty`].
+//!
+//! Adaptive average pooling (PyTorch's `adaptive_avg_pool2d`) has no stride or window: output
+//! row `i` of `oh` averages input rows `[floor(i h / oh), ceil((i + 1) h / oh))` (likewise
+//! columns; see [`adaptive_bin`]), so the bins cover the input, may overlap by one row when `oh`
+//! does not divide `h`, and are never empty for `h >= 1`.
 
 use crate::conv::conv_out_len;
 use crate::float::Float;
@@ -289,6 +294,148 @@ pub fn avg_pool2d_backward<T: Float>(
         }
     };
     if g.planes * pi >= crate::parallel::PAR_THRESHOLD {
+        grad_in.par_chunks_mut(pi).enumerate().for_each(one);
+    } else {
+        grad_in.chunks_mut(pi).enumerate().for_each(one);
+    }
+}
+
+/// Bin `i` of `out` adaptive-pooling bins over `len` elements: the half-open range
+/// `[floor(i len / out), ceil((i + 1) len / out))`, as PyTorch's `start_index` / `end_index`.
+/// Non-empty whenever `len >= 1`.
+#[inline]
+pub fn adaptive_bin(i: usize, len: usize, out: usize) -> (usize, usize) {
+    (i * len / out, ((i + 1) * len).div_ceil(out))
+}
+
+/// The sizes of one adaptive pooling; build it with [`AdaptivePool2dGeometry::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdaptivePool2dGeometry {
+    /// Batch size times channels: the number of planes.
+    pub planes: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl AdaptivePool2dGeometry {
+    /// `None` if a plane or the output is empty (a bin would have nothing to average).
+    pub fn new(planes: usize, hw: (usize, usize), out: (usize, usize)) -> Option<Self> {
+        if hw.0 == 0 || hw.1 == 0 || out.0 == 0 || out.1 == 0 {
+            return None;
+        }
+        Some(AdaptivePool2dGeometry {
+            planes,
+            h: hw.0,
+            w: hw.1,
+            oh: out.0,
+            ow: out.1,
+        })
+    }
+
+    /// Row range and column range of output `(oy, ox)`.
+    #[inline]
+    fn bins(&self, oy: usize, ox: usize) -> ((usize, usize), (usize, usize)) {
+        (
+            adaptive_bin(oy, self.h, self.oh),
+            adaptive_bin(ox, self.w, self.ow),
+        )
+    }
+
+    fn parallel(&self) -> bool {
+        self.planes > 1 && self.planes * self.h * self.w >= crate::parallel::PAR_THRESHOLD
+    }
+}
+
+/// Adaptive average pooling: `out[p, oy, ox]` is the mean of `input[p]` over the rows and
+/// columns of bin `(oy, ox)` (see [`adaptive_bin`]), summed row by row in order. Parallel over
+/// planes above the cut-off.
+///
+/// # Panics
+/// If a slice length does not match the geometry.
+pub fn adaptive_avg_pool2d<T: Float>(g: &AdaptivePool2dGeometry, input: &[T], out: &mut [T]) {
+    let (pi, po) = (g.h * g.w, g.oh * g.ow);
+    assert_eq!(
+        input.len(),
+        g.planes * pi,
+        "adaptive_avg_pool2d: input length"
+    );
+    assert_eq!(
+        out.len(),
+        g.planes * po,
+        "adaptive_avg_pool2d: output length"
+    );
+    if out.is_empty() {
+        return;
+    }
+    let one = |(pl, o): (usize, &mut [T])| {
+        let plane = &input[pl * pi..(pl + 1) * pi];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let ((y0, y1), (x0, x1)) = g.bins(oy, ox);
+                let mut s = T::ZERO;
+                for y in y0..y1 {
+                    for &v in &plane[y * g.w + x0..y * g.w + x1] {
+                        s += v;
+                    }
+                }
+                o[oy * g.ow + ox] = s / T::from_usize((y1 - y0) * (x1 - x0));
+            }
+        }
+    };
+    if g.parallel() {
+        out.par_chunks_mut(po).enumerate().for_each(one);
+    } else {
+        out.chunks_mut(po).enumerate().for_each(one);
+    }
+}
+
+/// The gradient of [`adaptive_avg_pool2d`]: each output gradient, divided by its bin's size, is
+/// added to every input position of the bin (bins may overlap). `grad_in` is overwritten.
+/// Parallel over planes above the cut-off.
+///
+/// # Panics
+/// If a slice length does not match the geometry.
+pub fn adaptive_avg_pool2d_backward<T: Float>(
+    g: &AdaptivePool2dGeometry,
+    grad_out: &[T],
+    grad_in: &mut [T],
+) {
+    let (pi, po) = (g.h * g.w, g.oh * g.ow);
+    assert_eq!(
+        grad_out.len(),
+        g.planes * po,
+        "adaptive_avg_pool2d_backward: grad_out length"
+    );
+    assert_eq!(
+        grad_in.len(),
+        g.planes * pi,
+        "adaptive_avg_pool2d_backward: grad_in length"
+    );
+    if grad_in.is_empty() {
+        return;
+    }
+    let one = |(pl, gin): (usize, &mut [T])| {
+        gin.iter_mut().for_each(|v| *v = T::ZERO);
+        let go = &grad_out[pl * po..(pl + 1) * po];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let ((y0, y1), (x0, x1)) = g.bins(oy, ox);
+                let share = go[oy * g.ow + ox] / T::from_usize((y1 - y0) * (x1 - x0));
+                for y in y0..y1 {
+                    for v in &mut gin[y * g.w + x0..y * g.w + x1] {
+                        *v += share;
+                    }
+                }
+            }
+        }
+    };
+    if g.parallel() {
         grad_in.par_chunks_mut(pi).enumerate().for_each(one);
     } else {
         grad_in.chunks_mut(pi).enumerate().for_each(one);

@@ -11,13 +11,14 @@ use common::{name, rng, uniform};
 use descent_kernels::Float;
 use descent_kernels::UnaryOp;
 use descent_kernels::conv::{
-    Conv2dGeometry, conv2d, conv2d_backward_input, conv2d_backward_weight,
+    Conv2dGeometry, conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight,
 };
 use descent_kernels::elementwise::unary_reference;
 use descent_kernels::elementwise_grad::{saves, unary_derivative_reference, unary_grad};
 use descent_kernels::matmul::{MatRef, gemm_acc, gemm_reference};
 use descent_kernels::pool::{
-    Pool2dGeometry, avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward,
+    AdaptivePool2dGeometry, Pool2dGeometry, adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+    avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward,
 };
 use rand::Rng;
 
@@ -171,25 +172,34 @@ fn conv2d_backward_is_the_adjoint_of_the_forward() {
     let mut r = rng(75);
     let mut checked = 0;
     for _ in 0..300 {
-        let (c_in, c_out) = (r.random_range(1..=3), r.random_range(1..=3));
+        let groups = r.random_range(1..=3);
+        let (cig, cog) = (r.random_range(1..=3), r.random_range(1..=3));
         let input = [
             r.random_range(1..=3),
-            c_in,
+            cig * groups,
             r.random_range(1..=8),
             r.random_range(1..=8),
         ];
-        let weight = [c_out, c_in, r.random_range(1..=3), r.random_range(1..=3)];
+        let weight = [
+            cog * groups,
+            cig,
+            r.random_range(1..=3),
+            r.random_range(1..=3),
+        ];
         let stride = (r.random_range(1..=3), r.random_range(1..=3));
         let padding = (r.random_range(0..=2), r.random_range(0..=2));
         let dilation = (r.random_range(1..=2), r.random_range(1..=2));
-        let Some(g) = Conv2dGeometry::new(input, weight, stride, padding, dilation) else {
+        let Some(g) = Conv2dGeometry::grouped(input, weight, stride, padding, dilation, groups)
+        else {
             continue;
         };
         let x: Vec<f64> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
         let w: Vec<f64> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+        let b: Vec<f64> = uniform(&mut r, g.c_out, -1.0, 1.0);
         let go: Vec<f64> = uniform(&mut r, g.n * g.c_out * g.p(), -1.0, 1.0);
+        // The map is affine in each operand; its linear part in x and w is the bias-free conv.
         let mut y = vec![0.0; go.len()];
-        conv2d(&g, &x, &w, &mut y);
+        conv2d(&g, &x, &w, None, &mut y);
         let mut gx = vec![f64::NAN; x.len()];
         conv2d_backward_input(&g, &w, &go, &mut gx);
         let mut gw = vec![f64::NAN; w.len()];
@@ -197,6 +207,14 @@ fn conv2d_backward_is_the_adjoint_of_the_forward() {
         let lhs = dot(&y, &go);
         close_dot(lhs, dot(&x, &gx), lhs.abs(), &format!("input {g:?}"));
         close_dot(lhs, dot(&w, &gw), lhs.abs(), &format!("weight {g:?}"));
+        // The bias part: y_b = conv(x, w, b) - conv(x, w) is linear in b, with adjoint grad_b.
+        let mut yb = vec![0.0; go.len()];
+        conv2d(&g, &x, &w, Some(&b), &mut yb);
+        let diff: Vec<f64> = yb.iter().zip(&y).map(|(a, c)| a - c).collect();
+        let mut gb = vec![f64::NAN; b.len()];
+        conv2d_backward_bias(&g, &go, &mut gb);
+        let lhs = dot(&diff, &go);
+        close_dot(lhs, dot(&b, &gb), lhs.abs(), &format!("bias {g:?}"));
         checked += 1;
     }
     assert!(checked > 100, "too few valid geometries: {checked}");
@@ -215,6 +233,27 @@ fn conv2d_backward_is_thread_count_invariant() {
         gx
     });
     common::assert_thread_count_invariant("conv2d_backward_weight", || {
+        let mut gw = vec![0.0f32; w.len()];
+        conv2d_backward_weight(&g, &x, &go, &mut gw);
+        gw
+    });
+    common::assert_thread_count_invariant("conv2d_backward_bias", || {
+        let mut gb = vec![0.0f32; g.c_out];
+        conv2d_backward_bias(&g, &go, &mut gb);
+        gb
+    });
+    // Depthwise: the weight gradient runs its groups in parallel.
+    let g =
+        Conv2dGeometry::grouped([4, 6, 10, 10], [6, 1, 3, 3], (1, 1), (1, 1), (1, 1), 6).unwrap();
+    let x: Vec<f32> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+    let w: Vec<f32> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+    let go: Vec<f32> = uniform(&mut r, g.n * g.c_out * g.p(), -1.0, 1.0);
+    common::assert_thread_count_invariant("depthwise conv2d_backward_input", || {
+        let mut gx = vec![0.0f32; x.len()];
+        conv2d_backward_input(&g, &w, &go, &mut gx);
+        gx
+    });
+    common::assert_thread_count_invariant("depthwise conv2d_backward_weight", || {
         let mut gw = vec![0.0f32; w.len()];
         conv2d_backward_weight(&g, &x, &go, &mut gw);
         gw
@@ -260,4 +299,33 @@ fn pooling_backward_is_the_adjoint_of_the_forward() {
         checked += 1;
     }
     assert!(checked > 100, "too few valid geometries: {checked}");
+}
+
+/// Adaptive average pooling is linear: its backward is its adjoint, bins overlapping or not.
+#[test]
+fn adaptive_avg_pool2d_backward_is_the_adjoint_of_the_forward() {
+    let mut r = rng(78);
+    for _ in 0..200 {
+        let g = AdaptivePool2dGeometry::new(
+            r.random_range(1..=3),
+            (r.random_range(1..=9), r.random_range(1..=9)),
+            (r.random_range(1..=10), r.random_range(1..=10)),
+        )
+        .unwrap();
+        let x: Vec<f64> = uniform(&mut r, g.planes * g.h * g.w, -1.0, 1.0);
+        let go: Vec<f64> = uniform(&mut r, g.planes * g.oh * g.ow, -1.0, 1.0);
+        let mut y = vec![0.0; go.len()];
+        adaptive_avg_pool2d(&g, &x, &mut y);
+        let mut gx = vec![f64::NAN; x.len()];
+        adaptive_avg_pool2d_backward(&g, &go, &mut gx);
+        let lhs = dot(&y, &go);
+        close_dot(lhs, dot(&x, &gx), lhs.abs(), &format!("adaptive {g:?}"));
+    }
+    let g = AdaptivePool2dGeometry::new(20, (41, 39), (6, 7)).unwrap();
+    let go: Vec<f32> = uniform(&mut r, 20 * 6 * 7, -1.0, 1.0);
+    common::assert_thread_count_invariant("adaptive_avg_pool2d_backward", || {
+        let mut gx = vec![0.0f32; 20 * 41 * 39];
+        adaptive_avg_pool2d_backward(&g, &go, &mut gx);
+        gx
+    });
 }

@@ -1,13 +1,17 @@
 //! Convolution (`im2col`, `col2im`, `conv2d`) and pooling (`max_pool2d`, `avg_pool2d`) against
 //! naive loops written from the module contracts, on random small geometries (batch 1-3,
-//! channels 1-3, sizes 1-9, kernel 1-4, stride 1-3, padding 0-2, dilation 1-2).
+//! channels 1-3 per group, groups 1-3, sizes 1-9, kernel 1-4, stride 1-3, padding 0-2,
+//! dilation 1-2, with and without a bias).
 
 mod common;
 
 use common::{name, rel_err, rng};
 use descent_kernels::Float;
 use descent_kernels::conv::{self, Conv2dGeometry, col2im, conv2d, conv2d_reference, im2col};
-use descent_kernels::pool::{Pool2dGeometry, avg_pool2d, max_pool2d};
+use descent_kernels::pool::{
+    AdaptivePool2dGeometry, Pool2dGeometry, adaptive_avg_pool2d, adaptive_bin, avg_pool2d,
+    max_pool2d,
+};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -28,45 +32,68 @@ struct ConvCase {
     stride: (usize, usize),
     padding: (usize, usize),
     dilation: (usize, usize),
+    groups: usize,
 }
 
+impl ConvCase {
+    fn geometry(&self) -> Option<Conv2dGeometry> {
+        Conv2dGeometry::grouped(
+            self.input,
+            self.weight,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        )
+    }
+}
+
+/// A random convolution; one case in two is grouped (1 to 3 groups, depthwise included).
 fn random_conv(rng: &mut StdRng) -> ConvCase {
-    let (c_in, c_out) = (rng.random_range(1..=3), rng.random_range(1..=3));
+    let groups = if rng.random_bool(0.5) {
+        1
+    } else {
+        rng.random_range(1..=3)
+    };
+    let (cig, cog) = (rng.random_range(1..=3), rng.random_range(1..=3));
     ConvCase {
         input: [
             rng.random_range(1..=3),
-            c_in,
+            cig * groups,
             rng.random_range(1..=9),
             rng.random_range(1..=9),
         ],
         weight: [
-            c_out,
-            c_in,
+            cog * groups,
+            cig,
             rng.random_range(1..=4),
             rng.random_range(1..=4),
         ],
         stride: (rng.random_range(1..=3), rng.random_range(1..=3)),
         padding: (rng.random_range(0..=2), rng.random_range(0..=2)),
         dilation: (rng.random_range(1..=2), rng.random_range(1..=2)),
+        groups,
     }
 }
 
 /// `conv2d` straight from the contract, in `f64`, independent of the crate's reference.
-fn naive_conv(g: &Conv2dGeometry, x: &[f64], w: &[f64]) -> Vec<f64> {
+fn naive_conv(g: &Conv2dGeometry, x: &[f64], w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
+    let (cig, cog) = (g.c_in / g.groups, g.c_out / g.groups);
     let mut out = vec![0.0; g.n * g.c_out * g.oh * g.ow];
     for n in 0..g.n {
         for co in 0..g.c_out {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
-                    let mut s = 0.0;
-                    for ci in 0..g.c_in {
+                    let mut s = b.map_or(0.0, |b| b[co]);
+                    for ci in 0..cig {
+                        let c = co / cog * cig + ci;
                         for i in 0..g.kh {
                             for j in 0..g.kw {
                                 let y = tap(oy, i, g.stride.0, g.padding.0, g.dilation.0, g.h);
                                 let xx = tap(ox, j, g.stride.1, g.padding.1, g.dilation.1, g.w);
                                 if let (Some(y), Some(xx)) = (y, xx) {
-                                    s += x[((n * g.c_in + ci) * g.h + y) * g.w + xx]
-                                        * w[((co * g.c_in + ci) * g.kh + i) * g.kw + j];
+                                    s += x[((n * g.c_in + c) * g.h + y) * g.w + xx]
+                                        * w[((co * cig + ci) * g.kh + i) * g.kw + j];
                                 }
                             }
                         }
@@ -84,7 +111,7 @@ fn conv_matches_reference<T: Float>(seed: u64) {
     let mut checked = 0;
     for _ in 0..300 {
         let c = random_conv(&mut rng);
-        let g = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation);
+        let g = c.geometry();
         let expect = fits(c.input[2], c.weight[2], c.padding.0, c.dilation.0)
             && fits(c.input[3], c.weight[3], c.padding.1, c.dilation.1);
         assert_eq!(
@@ -99,12 +126,14 @@ fn conv_matches_reference<T: Float>(seed: u64) {
         assert_eq!(g.oh, want_oh, "output height");
         let x: Vec<T> = common::uniform(&mut rng, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
         let w: Vec<T> = common::uniform(&mut rng, g.c_out * g.k(), -1.0, 1.0);
+        let b: Option<Vec<T>> = rng
+            .random_bool(0.5)
+            .then(|| common::uniform(&mut rng, g.c_out, -1.0, 1.0));
         let mut out = vec![T::from_f64(f64::NAN); g.n * g.c_out * g.p()];
-        conv2d(&g, &x, &w, &mut out);
-        let want = conv2d_reference(&g, &x, &w);
-        let xf: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
-        let wf: Vec<f64> = w.iter().map(|v| v.to_f64()).collect();
-        let naive = naive_conv(&g, &xf, &wf);
+        conv2d(&g, &x, &w, b.as_deref(), &mut out);
+        let want = conv2d_reference(&g, &x, &w, b.as_deref());
+        let f = |v: &[T]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+        let naive = naive_conv(&g, &f(&x), &f(&w), b.as_deref().map(f).as_deref());
         assert!(
             rel_err(&naive, &want) < 1e-14,
             "conv2d_reference vs contract: {g:?}"
@@ -128,7 +157,7 @@ fn conv2d_matches_reference() {
 }
 
 /// `Conv2dGeometry::new` refuses kernels larger than the padded input, channel mismatches and
-/// zero strides or dilations.
+/// zero strides or dilations; `grouped` also group counts that do not divide both channel counts.
 #[test]
 fn conv_geometry_rejects_what_does_not_fit() {
     let ok = Conv2dGeometry::new([1, 2, 5, 5], [3, 2, 3, 3], (1, 1), (0, 0), (1, 1)).unwrap();
@@ -143,6 +172,18 @@ fn conv_geometry_rejects_what_does_not_fit() {
     assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 1, 1], (1, 1), (0, 0), (1, 0)).is_none());
     assert!(Conv2dGeometry::new([1, 1, 3, 3], [1, 1, 0, 1], (1, 1), (0, 0), (1, 1)).is_none());
     assert_eq!(conv::conv_out_len(7, 3, 2, 1, 1), Some(4));
+    let grouped = |x, w, groups| Conv2dGeometry::grouped(x, w, (1, 1), (0, 0), (1, 1), groups);
+    let g = grouped([1, 6, 3, 3], [4, 3, 1, 1], 2).unwrap();
+    assert_eq!((g.c_in_per_group(), g.c_out_per_group(), g.k()), (3, 2, 3));
+    // Depthwise.
+    assert!(grouped([1, 4, 3, 3], [4, 1, 3, 3], 4).is_some());
+    assert!(grouped([1, 4, 3, 3], [4, 1, 3, 3], 0).is_none());
+    // 6 input channels, 3 output channels: 2 groups do not divide the output.
+    assert!(grouped([1, 6, 3, 3], [3, 3, 1, 1], 2).is_none());
+    // 3 groups do not divide 4 input channels.
+    assert!(grouped([1, 4, 3, 3], [3, 1, 1, 1], 3).is_none());
+    // The weight's channels are not c_in / groups.
+    assert!(grouped([1, 4, 3, 3], [4, 4, 1, 1], 2).is_none());
 }
 
 /// `im2col` against its definition: `cols[(c, i, j), (oy, ox)] = x[c, y, x]` or 0 off the input.
@@ -151,14 +192,13 @@ fn im2col_matches_definition() {
     let mut rng = rng(53);
     for _ in 0..200 {
         let c = random_conv(&mut rng);
-        let Some(g) = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation)
-        else {
+        let Some(g) = c.geometry() else {
             continue;
         };
-        let x: Vec<f64> = common::uniform(&mut rng, g.c_in * g.h * g.w, -1.0, 1.0);
+        let x: Vec<f64> = common::uniform(&mut rng, g.c_in_per_group() * g.h * g.w, -1.0, 1.0);
         let mut cols = vec![f64::NAN; g.k() * g.p()];
         im2col(&g, &x, &mut cols);
-        for ci in 0..g.c_in {
+        for ci in 0..g.c_in_per_group() {
             for i in 0..g.kh {
                 for j in 0..g.kw {
                     let row = (ci * g.kh + i) * g.kw + j;
@@ -186,11 +226,10 @@ fn col2im_is_the_adjoint_of_im2col() {
     let mut checked = 0;
     for _ in 0..300 {
         let c = random_conv(&mut rng);
-        let Some(g) = Conv2dGeometry::new(c.input, c.weight, c.stride, c.padding, c.dilation)
-        else {
+        let Some(g) = c.geometry() else {
             continue;
         };
-        let x: Vec<f64> = common::uniform(&mut rng, g.c_in * g.h * g.w, -1.0, 1.0);
+        let x: Vec<f64> = common::uniform(&mut rng, g.c_in_per_group() * g.h * g.w, -1.0, 1.0);
         let y: Vec<f64> = common::uniform(&mut rng, g.k() * g.p(), -1.0, 1.0);
         let mut cols = vec![0.0; g.k() * g.p()];
         im2col(&g, &x, &mut cols);
@@ -222,9 +261,20 @@ fn conv2d_parallel_equals_serial() {
     let mut rng = rng(55);
     let x: Vec<f32> = common::uniform(&mut rng, 6 * 3 * 19 * 17, -1.0, 1.0);
     let w: Vec<f32> = common::uniform(&mut rng, 4 * 27, -1.0, 1.0);
+    let b: Vec<f32> = common::uniform(&mut rng, 4, -1.0, 1.0);
     common::assert_thread_count_invariant("conv2d", || {
         let mut out = vec![0.0f32; g.n * g.c_out * g.p()];
-        conv2d(&g, &x, &w, &mut out);
+        conv2d(&g, &x, &w, Some(&b), &mut out);
+        out
+    });
+    // Grouped: 6 channels in 3 groups.
+    let g =
+        Conv2dGeometry::grouped([5, 6, 11, 9], [6, 2, 3, 3], (1, 1), (1, 1), (1, 1), 3).unwrap();
+    let x: Vec<f32> = common::uniform(&mut rng, 5 * 6 * 11 * 9, -1.0, 1.0);
+    let w: Vec<f32> = common::uniform(&mut rng, 6 * 18, -1.0, 1.0);
+    common::assert_thread_count_invariant("conv2d grouped", || {
+        let mut out = vec![0.0f32; g.n * g.c_out * g.p()];
+        conv2d(&g, &x, &w, None, &mut out);
         out
     });
 }
@@ -507,4 +557,146 @@ fn pooling_parallel_equals_serial() {
         avg_pool2d(&g, &x, &mut out, false);
         out
     });
+    let g = AdaptivePool2dGeometry::new(24, (40, 37), (7, 5)).unwrap();
+    common::assert_thread_count_invariant("adaptive_avg_pool2d", || {
+        let mut out = vec![0.0f32; 24 * 7 * 5];
+        adaptive_avg_pool2d(&g, &x, &mut out);
+        out
+    });
+}
+
+/// The adaptive bins as PyTorch defines them, from real-number floor and ceil.
+#[test]
+fn adaptive_bins_are_pytorchs() {
+    for len in 1..=12usize {
+        for out in 1..=12usize {
+            let mut covered = vec![false; len];
+            for i in 0..out {
+                let (a, b) = adaptive_bin(i, len, out);
+                let start = (i as f64 * len as f64 / out as f64).floor() as usize;
+                let end = ((i + 1) as f64 * len as f64 / out as f64).ceil() as usize;
+                assert_eq!((a, b), (start, end), "bin {i} of {out} over {len}");
+                assert!(a < b && b <= len);
+                covered[a..b].iter_mut().for_each(|c| *c = true);
+            }
+            assert!(covered.iter().all(|&c| c), "{out} bins cover {len}");
+        }
+    }
+    // 5 rows into 3 bins: [0, 2), [1, 4), [3, 5): overlapping by one row.
+    let bins: Vec<_> = (0..3).map(|i| adaptive_bin(i, 5, 3)).collect();
+    assert_eq!(bins, [(0, 2), (1, 4), (3, 5)]);
+    assert!(AdaptivePool2dGeometry::new(1, (0, 3), (1, 1)).is_none());
+    assert!(AdaptivePool2dGeometry::new(1, (3, 3), (1, 0)).is_none());
+}
+
+/// Adaptive average pooling against a naive loop over each bin, with output sizes below, equal to
+/// and above the input's, divisible or not.
+fn adaptive_matches_reference<T: Float>(seed: u64) {
+    let mut rng = rng(seed);
+    for _ in 0..200 {
+        let (planes, h, w) = (
+            rng.random_range(0..=3),
+            rng.random_range(1..=9),
+            rng.random_range(1..=9),
+        );
+        let (oh, ow) = (rng.random_range(1..=10), rng.random_range(1..=10));
+        let g = AdaptivePool2dGeometry::new(planes, (h, w), (oh, ow)).unwrap();
+        let x: Vec<T> = common::uniform(&mut rng, planes * h * w, -1.0, 1.0);
+        let mut out = vec![T::from_f64(f64::NAN); planes * oh * ow];
+        adaptive_avg_pool2d(&g, &x, &mut out);
+        let mut want = vec![0.0; out.len()];
+        for pl in 0..planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let y0 = oy * h / oh;
+                    let y1 = ((oy + 1) * h).div_ceil(oh);
+                    let x0 = ox * w / ow;
+                    let x1 = ((ox + 1) * w).div_ceil(ow);
+                    let mut s = 0.0;
+                    for y in y0..y1 {
+                        for xx in x0..x1 {
+                            s += x[(pl * h + y) * w + xx].to_f64();
+                        }
+                    }
+                    want[(pl * oh + oy) * ow + ox] = s / ((y1 - y0) * (x1 - x0)) as f64;
+                }
+            }
+        }
+        let tol = if T::BYTES == 4 { 1e-6 } else { 1e-14 };
+        let err = rel_err(&out, &want);
+        assert!(
+            err < tol,
+            "{} adaptive {g:?}: relative error {err}",
+            name::<T>()
+        );
+    }
+}
+
+#[test]
+fn adaptive_avg_pool2d_matches_reference() {
+    adaptive_matches_reference::<f32>(67);
+    adaptive_matches_reference::<f64>(68);
+}
+
+/// The direct path (grouped, one input channel per group: depthwise, with channel multipliers 1
+/// and 2) on rows long enough for the vectorized loops, forward and both backward kernels against
+/// the reference and the adjoint identity.
+#[test]
+fn depthwise_direct_path_matches_reference() {
+    let mut rng = rng(69);
+    for (mult, stride, padding, dilation) in [
+        (1, (1, 1), (1, 1), (1, 1)),
+        (2, (1, 1), (2, 0), (2, 1)),
+        (1, (2, 3), (1, 2), (1, 2)),
+        (2, (3, 1), (0, 1), (1, 1)),
+    ] {
+        let (n, c, h, w) = (2, 3, 11, 37);
+        let g = Conv2dGeometry::grouped(
+            [n, c, h, w],
+            [c * mult, 1, 3, 4],
+            stride,
+            padding,
+            dilation,
+            c,
+        )
+        .unwrap();
+        assert!(g.is_direct());
+        let x: Vec<f64> = common::uniform(&mut rng, n * c * h * w, -1.0, 1.0);
+        let wt: Vec<f64> = common::uniform(&mut rng, g.c_out * g.k(), -1.0, 1.0);
+        let b: Vec<f64> = common::uniform(&mut rng, g.c_out, -1.0, 1.0);
+        let mut out = vec![f64::NAN; n * g.c_out * g.p()];
+        conv2d(&g, &x, &wt, Some(&b), &mut out);
+        let want = conv2d_reference(&g, &x, &wt, Some(&b));
+        assert!(rel_err(&out, &want) < 1e-14, "{g:?}");
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let wf: Vec<f32> = wt.iter().map(|&v| v as f32).collect();
+        let mut of = vec![f32::NAN; out.len()];
+        conv2d(&g, &xf, &wf, None, &mut of);
+        let want = conv2d_reference(&g, &xf, &wf, None);
+        assert!(rel_err(&of, &want) < 1e-6, "f32 {g:?}");
+        // <conv(x, w), go> = <x, grad_in> = <w, grad_w>.
+        let go: Vec<f64> = common::uniform(&mut rng, out.len(), -1.0, 1.0);
+        let mut y = vec![0.0; out.len()];
+        conv2d(&g, &x, &wt, None, &mut y);
+        let mut gx = vec![f64::NAN; x.len()];
+        descent_kernels::conv::conv2d_backward_input(&g, &wt, &go, &mut gx);
+        let mut gw = vec![f64::NAN; wt.len()];
+        descent_kernels::conv::conv2d_backward_weight(&g, &x, &go, &mut gw);
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+        let lhs = dot(&y, &go);
+        assert!(
+            (lhs - dot(&x, &gx)).abs() < 1e-10 * (1.0 + lhs.abs()),
+            "{g:?}"
+        );
+        assert!(
+            (lhs - dot(&wt, &gw)).abs() < 1e-10 * (1.0 + lhs.abs()),
+            "{g:?}"
+        );
+    }
+    // Not direct: ungrouped, or several input channels per group.
+    let plain = Conv2dGeometry::new([1, 1, 4, 4], [2, 1, 3, 3], (1, 1), (0, 0), (1, 1)).unwrap();
+    assert!(!plain.is_direct());
+    let g2 =
+        Conv2dGeometry::grouped([1, 4, 4, 4], [2, 2, 3, 3], (1, 1), (0, 0), (1, 1), 2).unwrap();
+    assert!(!g2.is_direct());
 }

@@ -2,10 +2,9 @@
 //!
 //! One rule for randomness: every stream derives from a seed and a label naming its use
 //! (`"0"` for the first layer's initialization, `"forward/<epoch>/<step>/<n>"` for the `n`-th draw
-//! of a training step), through ChaCha8 ([`rand_chacha`]), whose output for a given key and stream
-//! is fixed by its specification, not by a crate version. Floats are made from the raw 32-bit
-//! words here (24 random bits per `f32` in `[0, 1)`), not by a sampler whose algorithm could
-//! change: same seed, same model, on any machine, with any version of `rand`.
+//! of a training step): [`Seeds`] and [`Stream`], re-exported from
+//! [`descent_core::rng`] (ChaCha8, fixed by its specification, not by a crate version) so data
+//! loaders draw from the same rule. Same seed, same model, on any machine.
 //!
 //! Initializations follow `torch.nn.init` (bounds and gains as PyTorch computes them):
 //! [`kaiming_uniform`], [`kaiming_normal`], [`xavier_uniform`], [`xavier_normal`], [`uniform`],
@@ -13,60 +12,7 @@
 //! weight, `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for the bias).
 
 use descent_core::Tensor;
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
-
-/// The root of a run's random streams: a seed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seeds {
-    seed: u64,
-}
-
-impl Seeds {
-    /// The streams of the run seeded with `seed`.
-    pub fn new(seed: u64) -> Seeds {
-        Seeds { seed }
-    }
-
-    /// The stream labelled `label`: the same `(seed, label)` always gives the same numbers, and
-    /// different labels give independent streams.
-    pub fn stream(&self, label: &str) -> Stream {
-        // FNV-1a of the label picks the ChaCha stream; the seed is the key.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in label.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(h);
-        Stream { rng }
-    }
-}
-
-/// One random stream (see [`Seeds::stream`]).
-#[derive(Clone, Debug)]
-pub struct Stream {
-    rng: ChaCha8Rng,
-}
-
-impl Stream {
-    /// Uniform in `[0, 1)`, from the top 24 bits of the next 32-bit word.
-    pub fn next_f32(&mut self) -> f32 {
-        (self.rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
-    }
-
-    /// Uniform in `[0, 1)`, from the top 53 bits of the next 64-bit word.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.rng.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
-    }
-
-    /// A standard normal draw (Box-Muller on two `f64` draws).
-    pub fn next_normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.next_f64(); // (0, 1]: ln is finite
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
+pub use descent_core::rng::{Seeds, Stream};
 
 /// `fan_in` and `fan_out` of a weight of `shape`, as `torch.nn.init._calculate_fan_in_and_fan_out`:
 /// `[out, in]` for linear, `[out, in, kh, kw]` for convolutions (the receptive field multiplies).

@@ -38,21 +38,29 @@ extern crate self as descent_nn;
 
 mod activation;
 mod buffer;
+mod conv;
 mod dropout;
+mod embedding;
 pub mod init;
 mod linear;
 mod module;
+mod norm;
+mod pool;
 mod sequential;
 mod summary;
 mod weights;
 
 pub use activation::{Flatten, GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
 pub use buffer::Buffer;
+pub use conv::{Conv2d, Conv2dConfig};
 pub use descent_nn_derive::Module;
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use init::{Seeds, Stream};
 pub use linear::Linear;
 pub use module::{Ctx, Mode, Module, Visit, module_path};
+pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig, LayerNorm};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use summary::{Summary, SummaryRow};
 
 #[doc(hidden)]
@@ -60,4 +68,4 @@ pub mod __private {
     pub use descent_core::{Param, Params};
 }
 pub use sequential::Sequential;
-pub use weights::{load, load_bytes, save, save_bytes};
+pub use weights::{load, load_bytes, load_state_dict, save, save_bytes, state_dict};

@@ -13,7 +13,10 @@ use descent_core::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
-fn entries<M: Module + ?Sized>(model: &M) -> Vec<(String, AnyTensor)> {
+/// The parameters and buffers of `model` by path, in visiting order (parameters first): PyTorch's
+/// `model.state_dict()`, what [`save`] writes. A training checkpoint adds its own entries to
+/// these.
+pub fn state_dict<M: Module + ?Sized>(model: &M) -> Vec<(String, AnyTensor)> {
     let mut out = Vec::new();
     model.visit_params("", &mut |name, p| {
         out.push((name.to_string(), AnyTensor::Float(p.value().clone())))
@@ -27,7 +30,7 @@ fn entries<M: Module + ?Sized>(model: &M) -> Vec<(String, AnyTensor)> {
 /// # Errors
 /// If two parameters share a path.
 pub fn save_bytes<M: Module + ?Sized>(model: &M) -> Result<Vec<u8>> {
-    io::to_bytes(&entries(model), &HashMap::new()).map_err(|message| Error::InvalidArgument {
+    io::to_bytes(&state_dict(model), &HashMap::new()).map_err(|message| Error::InvalidArgument {
         op: "save",
         message,
     })
@@ -38,7 +41,7 @@ pub fn save_bytes<M: Module + ?Sized>(model: &M) -> Result<Vec<u8>> {
 /// # Errors
 /// [`Error::File`] naming the file if it cannot be written; the previous file is then intact.
 pub fn save<M: Module + ?Sized>(path: impl AsRef<Path>, model: &M) -> Result<()> {
-    io::save(path, &entries(model), &HashMap::new())
+    io::save(path, &state_dict(model), &HashMap::new())
 }
 
 /// Loads weights saved by [`save`] (or by PyTorch's `safetensors.torch.save_file(state_dict)`)
@@ -68,10 +71,32 @@ pub fn load_bytes<M: Module + ?Sized>(bytes: &[u8], model: &mut M) -> Result<()>
     })
 }
 
+/// Loads the parameters and buffers of `model` from a weight file already read (a training
+/// checkpoint, say): strict as [`load`], except that entries whose names start with one of
+/// `ignore_prefixes` (the checkpoint's own, as `optimizer.`) are not counted as extra.
+///
+/// # Errors
+/// A message naming the tensor and what is wrong; the model is then unchanged.
+pub fn load_state_dict<M: Module + ?Sized>(
+    file: &WeightFile,
+    model: &mut M,
+    ignore_prefixes: &[&str],
+) -> std::result::Result<(), String> {
+    load_file_ignoring(file, model, ignore_prefixes)
+}
+
 /// Checks every tensor of `file` against `model`, then sets them all.
 fn load_file<M: Module + ?Sized>(
     file: &WeightFile,
     model: &mut M,
+) -> std::result::Result<(), String> {
+    load_file_ignoring(file, model, &[])
+}
+
+fn load_file_ignoring<M: Module + ?Sized>(
+    file: &WeightFile,
+    model: &mut M,
+    ignore_prefixes: &[&str],
 ) -> std::result::Result<(), String> {
     // What the model holds: (path, expected dtype name, shape).
     let mut wanted: Vec<(String, &'static str, Vec<usize>)> = Vec::new();
@@ -107,6 +132,7 @@ fn load_file<M: Module + ?Sized>(
         .iter()
         .map(|(n, _)| n.as_str())
         .filter(|n| !values.contains_key(*n))
+        .filter(|n| !ignore_prefixes.iter().any(|p| n.starts_with(p)))
         .collect();
     if !extra.is_empty() {
         return Err(format!(

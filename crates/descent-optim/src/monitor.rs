@@ -138,6 +138,17 @@ impl LossMonitor {
         Ok(self)
     }
 
+    /// The window length, in steps.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// The losses the monitor holds (at most two windows, oldest first): observing them again
+    /// on a fresh monitor of the same settings restores its judgement (a resumed run does).
+    pub fn recent(&self) -> Vec<f64> {
+        self.losses.iter().copied().collect()
+    }
+
     /// Records the loss of a step and judges the last two windows.
     pub fn observe(&mut self, loss: f64) -> Progress {
         if !loss.is_finite() {

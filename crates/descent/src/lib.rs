@@ -12,9 +12,11 @@
 #![forbid(unsafe_code)]
 
 pub use descent_core as core;
+pub use descent_data as data;
 pub use descent_kernels as kernels;
 pub use descent_nn as nn;
 pub use descent_optim as optim;
+pub use descent_train as train;
 
 /// What a training script needs, in one import.
 pub mod prelude {
@@ -23,11 +25,13 @@ pub mod prelude {
         KlReduction, Param, Params, Pool2dParams, Reduction, Result, Tape, TapeRef, Tensor, Var,
         gradcheck,
     };
+    pub use descent_data::{DataLoader, Dataset, TensorDataset};
     pub use descent_nn::{Buffer, Ctx, Linear, Module, Seeds, Sequential, Visit};
     pub use descent_optim::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Gd, Optimizer, ParamGroup,
         RmsProp, RmsPropConfig, Sgd, SgdConfig,
     };
+    pub use descent_train::{History, Learner, Progress};
 }
 
 /// The README's code blocks, compiled and run as doctests so they stay true.

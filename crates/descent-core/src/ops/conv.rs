@@ -1,9 +1,14 @@
-//! `conv2d` on NCHW tensors by im2col + GEMM, parallel over the batch.
+//! `conv2d` on NCHW tensors by im2col + GEMM, parallel over the batch, with an optional bias and
+//! channel groups.
 //!
-//! **PyTorch equivalent**: `torch.nn.functional.conv2d(input, weight, stride, padding, dilation)`
-//! without `groups` (bias is a broadcast `add`). One coarse op. Derivatives: `grad_input` is the
-//! col2im of `W^T grad_out`; `grad_weight` is `grad_out cols^T` summed over the batch; both need
-//! the saved input and weight.
+//! **PyTorch equivalent**: `torch.nn.functional.conv2d(input, weight, bias, stride, padding,
+//! dilation, groups)`. One coarse op: the bias is added in the conv's own output pass (the output
+//! rows start as the bias and the GEMM accumulates onto them), not by a broadcast `add`.
+//! Derivatives, per group `g` (input channels `g*cig..`, output channels `g*cog..`):
+//! `grad_input_g` is the col2im of `W_g^T grad_out_g`; `grad_weight_g` is `grad_out_g cols_g^T`
+//! summed over the batch; `grad_bias[co]` is `grad_out[:, co]` summed over `n, h, w`. The input
+//! gradient needs the saved weight, the weight gradient the saved input, the bias gradient
+//! neither.
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
@@ -13,12 +18,13 @@ use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
 use descent_kernels::conv::{self, Conv2dGeometry};
 
-/// Stride, zero padding and dilation of a [`Tensor::conv2d`], each `[height, width]`.
+/// Stride, zero padding, dilation (each `[height, width]`) and channel groups of a
+/// [`Tensor::conv2d`], with PyTorch's defaults (1, 0, 1, 1).
 ///
 /// ```
 /// use descent_core::Conv2dParams;
-/// let p = Conv2dParams::default().stride(2).padding(1);
-/// assert_eq!((p.stride, p.padding, p.dilation), ([2, 2], [1, 1], [1, 1]));
+/// let p = Conv2dParams::default().stride(2).padding(1).groups(4);
+/// assert_eq!((p.stride, p.padding, p.dilation, p.groups), ([2, 2], [1, 1], [1, 1], 4));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dParams {
@@ -28,6 +34,10 @@ pub struct Conv2dParams {
     pub padding: [usize; 2],
     /// Spacing between kernel taps.
     pub dilation: [usize; 2],
+    /// Channel groups: the input and output channels are split into `groups` equal blocks, and
+    /// output block `g` sees only input block `g`; the weight is `[c_out, c_in / groups, kh, kw]`.
+    /// `groups = c_in = c_out` is a depthwise convolution.
+    pub groups: usize,
 }
 
 impl Default for Conv2dParams {
@@ -36,6 +46,7 @@ impl Default for Conv2dParams {
             stride: [1, 1],
             padding: [0, 0],
             dilation: [1, 1],
+            groups: 1,
         }
     }
 }
@@ -58,27 +69,72 @@ impl Conv2dParams {
         self.dilation = [d, d];
         self
     }
+
+    /// The number of channel groups (see [`Conv2dParams::groups`](#structfield.groups)).
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
 }
 
-pub(crate) fn geometry(x: &Tensor, w: &Tensor, p: &Conv2dParams) -> Result<Conv2dGeometry> {
+/// Checks the operands of a conv2d and returns its geometry.
+pub(crate) fn geometry(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    p: &Conv2dParams,
+) -> Result<Conv2dGeometry> {
+    let mismatch = |detail: String| Error::ShapeMismatch {
+        op: "conv2d",
+        lhs: x.shape().into(),
+        rhs: w.shape().into(),
+        detail,
+    };
     if x.rank() != 4 || w.rank() != 4 {
-        return Err(Error::ShapeMismatch {
-            op: "conv2d",
-            lhs: x.shape().into(),
-            rhs: w.shape().into(),
-            detail: "need a 4-D input (n, c, h, w) and a 4-D weight (c_out, c_in, kh, kw)".into(),
-        });
+        return Err(mismatch(
+            "need a 4-D input (n, c_in, h, w) and a 4-D weight (c_out, c_in / groups, kh, kw)"
+                .into(),
+        ));
     }
     let xs = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
     let ws = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
-    if xs[1] != ws[1] {
-        return Err(Error::ShapeMismatch {
-            op: "conv2d",
-            lhs: x.shape().into(),
-            rhs: w.shape().into(),
-            detail: format!(
+    let groups = p.groups;
+    if groups == 0 {
+        return Err(invalid("conv2d", "groups must be positive, got 0"));
+    }
+    if !xs[1].is_multiple_of(groups) || !ws[0].is_multiple_of(groups) {
+        return Err(mismatch(format!(
+            "do not fit groups = {groups}: input channels ({}) and output channels ({}) must \
+             both be divisible by groups",
+            xs[1], ws[0]
+        )));
+    }
+    if ws[1].checked_mul(groups) != Some(xs[1]) {
+        return Err(mismatch(if groups == 1 {
+            format!(
                 "do not fit: input has {} channels, weight expects {}",
                 xs[1], ws[1]
+            )
+        } else {
+            format!(
+                "do not fit: input has {} channels, weight expects {} per group x {groups} groups \
+                 = {}",
+                xs[1],
+                ws[1],
+                ws[1].saturating_mul(groups)
+            )
+        }));
+    }
+    if let Some(b) = bias
+        && b.shape() != [ws[0]]
+    {
+        return Err(Error::ShapeMismatch {
+            op: "conv2d",
+            lhs: w.shape().into(),
+            rhs: b.shape().into(),
+            detail: format!(
+                "do not fit: the bias must have shape [c_out] = [{}] for this weight",
+                ws[0]
             ),
         });
     }
@@ -92,68 +148,102 @@ pub(crate) fn geometry(x: &Tensor, w: &Tensor, p: &Conv2dParams) -> Result<Conv2
         ));
     }
     let to = |a: [usize; 2]| (a[0], a[1]);
-    Conv2dGeometry::new(xs, ws, to(p.stride), to(p.padding), to(p.dilation)).ok_or_else(|| {
-        let span = |k: usize, d: usize| d * (k.max(1) - 1) + 1;
-        invalid(
-            "conv2d",
-            format!(
-                "kernel {}x{} (dilation {:?}, so {}x{}) is larger than the padded input {}x{} \
-                 (input {:?}, padding {:?})",
-                ws[2],
-                ws[3],
-                p.dilation,
-                span(ws[2], p.dilation[0]),
-                span(ws[3], p.dilation[1]),
-                xs[2] + 2 * p.padding[0],
-                xs[3] + 2 * p.padding[1],
-                x.shape(),
-                p.padding
-            ),
-        )
-    })
+    Conv2dGeometry::grouped(xs, ws, to(p.stride), to(p.padding), to(p.dilation), groups).ok_or_else(
+        || {
+            let span = |k: usize, d: usize| d * (k.max(1) - 1) + 1;
+            invalid(
+                "conv2d",
+                format!(
+                    "kernel {}x{} (dilation {:?}, so {}x{}) is larger than the padded input {}x{} \
+                     (input {:?}, padding {:?})",
+                    ws[2],
+                    ws[3],
+                    p.dilation,
+                    span(ws[2], p.dilation[0]),
+                    span(ws[3], p.dilation[1]),
+                    xs[2] + 2 * p.padding[0],
+                    xs[3] + 2 * p.padding[1],
+                    x.shape(),
+                    p.padding
+                ),
+            )
+        },
+    )
 }
 
 impl Tensor {
-    /// 2-D convolution of an `(n, c_in, h, w)` input with a `(c_out, c_in, kh, kw)` weight.
+    /// 2-D convolution of an `(n, c_in, h, w)` input with a `(c_out, c_in / groups, kh, kw)`
+    /// weight, plus an optional `[c_out]` bias added to every output pixel of its channel.
+    ///
+    /// ```
+    /// use descent_core::{Conv2dParams, Tensor};
+    /// // Depthwise: each of the 2 channels has its own 1x1 kernel (2 and 3) and bias (1 and -1).
+    /// let x = Tensor::ones([1, 2, 2, 2]);
+    /// let w = Tensor::from_vec(vec![2.0f32, 3.0], [2, 1, 1, 1]);
+    /// let b = Tensor::from_vec(vec![1.0f32, -1.0], [2]);
+    /// let y = x.try_conv2d(&w, Some(&b), Conv2dParams::default().groups(2))?;
+    /// assert_eq!(y.to_vec_f32(), vec![3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0]);
+    /// # Ok::<(), descent_core::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// If either operand is not 4-D, the channels differ, the element types differ, a stride or
-    /// dilation is zero, or the kernel is larger than the padded input.
-    pub fn try_conv2d(&self, weight: &Tensor, params: Conv2dParams) -> Result<Tensor> {
-        if self.dtype() != weight.dtype() {
-            return Err(Error::DTypeMismatch {
-                op: "conv2d",
-                lhs: self.dtype(),
-                rhs: weight.dtype(),
-            });
+    /// If the input or weight is not 4-D, `groups` is zero or does not divide both channel
+    /// counts, the weight's channels are not `c_in / groups`, the bias is not `[c_out]`, the
+    /// element types differ, a stride or dilation is zero, or the kernel is larger than the padded
+    /// input.
+    pub fn try_conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        params: Conv2dParams,
+    ) -> Result<Tensor> {
+        for other in std::iter::once(weight).chain(bias) {
+            if self.dtype() != other.dtype() {
+                return Err(Error::DTypeMismatch {
+                    op: "conv2d",
+                    lhs: self.dtype(),
+                    rhs: other.dtype(),
+                });
+            }
         }
-        let g = geometry(self, weight, &params)?;
-        let (x, w) = (self.contiguous(), weight.contiguous());
-        Ok(with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(g.n * g.c_out * g.p());
-            conv::conv2d(
-                &g,
-                x.contiguous_slice::<T>().expect("contiguous"),
-                w.contiguous_slice::<T>().expect("contiguous"),
-                &mut out,
-            );
-            Tensor::from_parts(out, &[g.n, g.c_out, g.oh, g.ow])
-        }))
+        let g = geometry(self, weight, bias, &params)?;
+        Ok(conv2d_forward(&g, self, weight, bias))
     }
 }
 
-/// The backward rule of conv2d: both gradients by im2col/col2im and GEMM in the kernels
-/// ([`conv::conv2d_backward_input`], [`conv::conv2d_backward_weight`]).
+/// Runs the kernel on checked operands.
+fn conv2d_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    let (x, w, b) = (x.contiguous(), w.contiguous(), b.map(Tensor::contiguous));
+    with_dtype!(x.dtype(), T => {
+        let mut out = crate::dtype::zeros::<T>(g.n * g.c_out * g.p());
+        conv::conv2d(
+            g,
+            x.contiguous_slice::<T>().expect("contiguous"),
+            w.contiguous_slice::<T>().expect("contiguous"),
+            b.as_ref().map(|b| b.contiguous_slice::<T>().expect("contiguous")),
+            &mut out,
+        );
+        Tensor::from_parts(out, &[g.n, g.c_out, g.oh, g.ow])
+    })
+}
+
+/// The backward rule of conv2d: the input and weight gradients by im2col/col2im and GEMM, the
+/// bias gradient by summing `grad_out` per channel, all in the kernels
+/// ([`conv::conv2d_backward_input`], [`conv::conv2d_backward_weight`],
+/// [`conv::conv2d_backward_bias`]).
 pub(crate) struct Conv2dNode {
-    /// The input and weight, contiguous.
-    pub(crate) x: Tensor,
-    pub(crate) w: Tensor,
+    /// The contiguous input, kept only if the weight requires a gradient.
+    pub(crate) x: Option<Tensor>,
+    /// The contiguous weight, kept only if the input requires a gradient.
+    pub(crate) w: Option<Tensor>,
+    /// Whether input slot 2 (the bias) exists.
+    pub(crate) has_bias: bool,
     pub(crate) geometry: Conv2dGeometry,
 }
 
 impl BackwardRule for Conv2dNode {
     fn saved_bytes(&self) -> usize {
-        self.x.nbytes() + self.w.nbytes()
+        self.x.as_ref().map_or(0, Tensor::nbytes) + self.w.as_ref().map_or(0, Tensor::nbytes)
     }
 
     fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
@@ -161,17 +251,26 @@ impl BackwardRule for Conv2dNode {
         let g = g.contiguous();
         with_dtype!(g.dtype(), T => {
             let go = g.contiguous_slice::<T>().expect("contiguous");
-            if grads.needs(0) {
-                let mut dx = crate::dtype::zeros::<T>(self.x.numel());
-                let w = self.w.contiguous_slice::<T>().expect("saved contiguous");
+            // grad_in_g = col2im(W_g^T grad_out_g), per sample.
+            if let (true, Some(w)) = (grads.needs(0), &self.w) {
+                let mut dx = crate::dtype::zeros::<T>(geo.n * geo.c_in * geo.h * geo.w);
+                let w = w.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_input(geo, w, go, &mut dx);
-                grads.set(0, Tensor::from_parts(dx, self.x.shape()));
+                grads.set(0, Tensor::from_parts(dx, &[geo.n, geo.c_in, geo.h, geo.w]));
             }
-            if grads.needs(1) {
-                let mut dw = crate::dtype::zeros::<T>(self.w.numel());
-                let x = self.x.contiguous_slice::<T>().expect("saved contiguous");
+            // grad_w_g = sum_n grad_out_{n,g} cols_{n,g}^T.
+            if let (true, Some(x)) = (grads.needs(1), &self.x) {
+                let mut dw = crate::dtype::zeros::<T>(geo.c_out * geo.k());
+                let x = x.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_weight(geo, x, go, &mut dw);
-                grads.set(1, Tensor::from_parts(dw, self.w.shape()));
+                let shape = [geo.c_out, geo.c_in_per_group(), geo.kh, geo.kw];
+                grads.set(1, Tensor::from_parts(dw, &shape));
+            }
+            // grad_b[co] = sum_{n, y, x} grad_out[n, co, y, x].
+            if self.has_bias && grads.needs(2) {
+                let mut db = crate::dtype::zeros::<T>(geo.c_out);
+                conv::conv2d_backward_bias(geo, go, &mut db);
+                grads.set(2, Tensor::from_parts(db, &[geo.c_out]));
             }
         });
         Ok(())
@@ -179,20 +278,32 @@ impl BackwardRule for Conv2dNode {
 }
 
 impl Var {
-    /// 2-D convolution, one op, as [`Tensor::conv2d`]; gradients for both input and weight.
+    /// 2-D convolution with an optional bias, one op, as [`Tensor::try_conv2d`]; gradients for
+    /// the input, the weight and the bias.
     ///
     /// # Errors
     /// As [`Tensor::try_conv2d`], or if the operands are on different tapes.
     #[track_caller]
-    pub fn try_conv2d(&self, weight: &Var, params: Conv2dParams) -> Result<Var> {
-        Var::record("conv2d", &[self, weight], || {
+    pub fn try_conv2d(
+        &self,
+        weight: &Var,
+        bias: Option<&Var>,
+        params: Conv2dParams,
+    ) -> Result<Var> {
+        let inputs: &[&Var] = match bias {
+            Some(b) => &[self, weight, b],
+            None => &[self, weight],
+        };
+        Var::record("conv2d", inputs, || {
             let (x, w) = (self.value(), weight.value());
-            let y = x.try_conv2d(w, params)?;
+            let b = bias.map(Var::value);
+            let y = x.try_conv2d(w, b, params)?;
             Ok(Recorded {
                 op: Op::Conv2d(Box::new(Conv2dNode {
-                    geometry: geometry(x, w, &params)?,
-                    x: x.contiguous(),
-                    w: w.contiguous(),
+                    geometry: geometry(x, w, b, &params)?,
+                    x: weight.requires_grad().then(|| x.contiguous()),
+                    w: self.requires_grad().then(|| w.contiguous()),
+                    has_bias: bias.is_some(),
                 })),
                 value: y,
             })
@@ -201,17 +312,17 @@ impl Var {
 }
 
 panicking! { Tensor, Var:
-    /// 2-D convolution; see `try_conv2d`.
+    /// 2-D convolution with an optional bias; see `try_conv2d`.
     ///
     /// ```
     /// use descent_core::{Conv2dParams, Tensor};
     /// let x = Tensor::ones([1, 1, 4, 4]);
     /// let w = Tensor::ones([2, 1, 3, 3]);
-    /// let y = x.conv2d(&w, Conv2dParams::default().padding(1));
+    /// let y = x.conv2d(&w, None, Conv2dParams::default().padding(1));
     /// assert_eq!(y.shape(), &[1, 2, 4, 4]);
     /// assert_eq!(y.to_vec_f32()[5], 9.0);
     /// ```
-    conv2d = try_conv2d(weight: &Self, params: Conv2dParams) -> Self;
+    conv2d = try_conv2d(weight: &Self, bias: Option<&Self>, params: Conv2dParams) -> Self;
 }
 
 #[cfg(test)]
@@ -224,19 +335,35 @@ mod tests {
         let x = Tensor::arange(0.0, 9.0, 1.0).reshape([1, 1, 3, 3]);
         let w = Tensor::from_vec(vec![1.0f32, 0.0, 0.0, -1.0], [1, 1, 2, 2]);
         assert_eq!(
-            x.conv2d(&w, Conv2dParams::default()).to_vec_f32(),
+            x.conv2d(&w, None, Conv2dParams::default()).to_vec_f32(),
             vec![-4.0; 4]
         );
+        // With bias 0.5: -3.5 everywhere.
+        let b = Tensor::from_vec(vec![0.5f32], [1]);
+        assert_eq!(
+            x.conv2d(&w, Some(&b), Conv2dParams::default()).to_vec_f32(),
+            vec![-3.5; 4]
+        );
+    }
+
+    #[test]
+    fn conv2d_grouped_golden() {
+        // Channels 0..4 of a 1x1 input hold 1, 2, 3, 4; two groups of 2 channels, one output
+        // channel each, weights [1, 10] and [100, 1000]: y = [1 + 20, 300 + 4000].
+        let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [1, 4, 1, 1]);
+        let w = Tensor::from_vec(vec![1.0f32, 10.0, 100.0, 1000.0], [2, 2, 1, 1]);
+        let y = x.conv2d(&w, None, Conv2dParams::default().groups(2));
+        assert_eq!(y.to_vec_f32(), vec![21.0, 4300.0]);
     }
 
     #[test]
     fn conv2d_refuses_a_kernel_larger_than_the_input() {
         let e = Tensor::zeros([1, 1, 2, 2])
-            .try_conv2d(&Tensor::zeros([1, 1, 3, 3]), Conv2dParams::default())
+            .try_conv2d(&Tensor::zeros([1, 1, 3, 3]), None, Conv2dParams::default())
             .unwrap_err();
         assert!(e.to_string().starts_with("conv2d: kernel 3x3"), "{e}");
         let e = Tensor::zeros([1, 2, 4, 4])
-            .try_conv2d(&Tensor::zeros([1, 3, 3, 3]), Conv2dParams::default())
+            .try_conv2d(&Tensor::zeros([1, 3, 3, 3]), None, Conv2dParams::default())
             .unwrap_err();
         assert!(
             e.to_string()

@@ -11,6 +11,7 @@
 //! - [`matmul`]: the 2-D and batched matmul
 //! - [`linear`]: the fully connected layer `x W^T + b`, the bias fused into the GEMM
 //! - [`softmax`]: the softmax, log_softmax
+//! - [`norm`]: the batch_norm, layer_norm (fused, with their own backward)
 //! - [`conv`]: the conv2d
 //! - [`pool`]: the max_pool2d, avg_pool2d
 //! - [`join`]: the concat, stack, split
@@ -28,6 +29,7 @@ pub mod join;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
@@ -96,6 +98,8 @@ op_families! {
     Linear(Box<linear::LinearNode>),
     Softmax(softmax::SoftmaxNode),
     CrossEntropy(Box<loss::CrossEntropyNode>),
+    BatchNorm(Box<norm::BatchNormNode>),
+    LayerNorm(Box<norm::LayerNormNode>),
     Conv2d(Box<conv::Conv2dNode>),
     Pool2d(Box<pool::Pool2dNode>),
     Concat(join::ConcatNode),

@@ -1,9 +1,13 @@
-//! `max_pool2d` (with the argmax the backward needs) and `avg_pool2d` on NCHW tensors.
+//! `max_pool2d` (with the argmax the backward needs), `avg_pool2d` and `adaptive_avg_pool2d` on
+//! NCHW tensors.
 //!
 //! **PyTorch equivalent**: `torch.nn.functional.max_pool2d(x, kernel, stride, padding, dilation,
-//! return_indices=True)` and `avg_pool2d(x, kernel, stride, padding, count_include_pad=True)`
-//! (`ceil_mode=False`). Derivatives: max pooling routes each output gradient to the saved argmax
-//! position (the first maximum on ties); average pooling spreads it evenly over the window.
+//! return_indices=True)`, `avg_pool2d(x, kernel, stride, padding, count_include_pad=True)`
+//! (`ceil_mode=False`) and `adaptive_avg_pool2d(x, output_size)`. Derivatives: max pooling routes
+//! each output gradient to the saved argmax position (the first maximum on ties); average pooling
+//! spreads it evenly over the window; adaptive average pooling spreads it evenly over its bin
+//! (rows `[floor(i h / oh), ceil((i + 1) h / oh))`, likewise columns; bins may overlap). None
+//! saves the input.
 
 use crate::dtype::with_dtype;
 use crate::error::{Result, invalid};
@@ -12,7 +16,7 @@ use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
-use descent_kernels::pool::{self, Pool2dGeometry};
+use descent_kernels::pool::{self, AdaptivePool2dGeometry, Pool2dGeometry};
 
 /// Window, stride, padding and dilation of a pooling, each `[height, width]`.
 ///
@@ -194,36 +198,121 @@ impl Tensor {
     }
 }
 
-/// The backward rule of both poolings: max pooling sends each gradient to its window's argmax,
-/// average pooling spreads it over the window (kernels [`pool::max_pool2d_backward`],
-/// [`pool::avg_pool2d_backward`]).
+/// Checks an adaptive pooling's input and output size.
+fn adaptive_geometry(x: &Tensor, output_size: [usize; 2]) -> Result<AdaptivePool2dGeometry> {
+    let op = "adaptive_avg_pool2d";
+    if x.rank() != 4 {
+        return Err(invalid(
+            op,
+            format!("needs a 4-D input (n, c, h, w), got shape {:?}", x.shape()),
+        ));
+    }
+    let s = x.shape();
+    AdaptivePool2dGeometry::new(
+        s[0] * s[1],
+        (s[2], s[3]),
+        (output_size[0], output_size[1]),
+    )
+    .ok_or_else(|| {
+        invalid(
+            op,
+            format!(
+                "output size {output_size:?} and the input's plane {:?} (of {s:?}) must both be \
+                 non-empty",
+                [s[2], s[3]]
+            ),
+        )
+    })
+}
+
+impl Tensor {
+    /// Adaptive average pooling of `(n, c, h, w)` to `(n, c, oh, ow)` with
+    /// `output_size = [oh, ow]`: output `(i, j)` averages input rows
+    /// `[floor(i h / oh), ceil((i + 1) h / oh))` and the columns likewise, as PyTorch's
+    /// `adaptive_avg_pool2d` (any sizes: when `oh` does not divide `h` neighbouring bins share a
+    /// row; `[1, 1]` is global average pooling).
+    ///
+    /// ```
+    /// use descent_core::Tensor;
+    /// // Rows 0..5 into 3 bins: [0, 2), [1, 4), [3, 5), so means 0.5, 2, 3.5.
+    /// let x = Tensor::arange(0.0, 5.0, 1.0).reshape([1, 1, 5, 1]);
+    /// let y = x.try_adaptive_avg_pool2d([3, 1])?;
+    /// assert_eq!(y.to_vec_f32(), vec![0.5, 2.0, 3.5]);
+    /// # Ok::<(), descent_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If the input is not 4-D, its planes are empty, or an output size is zero.
+    pub fn try_adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Tensor> {
+        let g = adaptive_geometry(self, output_size)?;
+        Ok(self.adaptive_avg_pool2d_with(&g))
+    }
+
+    fn adaptive_avg_pool2d_with(&self, g: &AdaptivePool2dGeometry) -> Tensor {
+        let x = self.contiguous();
+        let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
+        with_dtype!(self.dtype(), T => {
+            let mut out = crate::dtype::zeros::<T>(g.planes * g.oh * g.ow);
+            pool::adaptive_avg_pool2d(g, x.contiguous_slice::<T>().expect("contiguous"), &mut out);
+            Tensor::from_parts(out, &shape)
+        })
+    }
+}
+
+/// The backward rule of the poolings: max pooling sends each gradient to its window's argmax,
+/// average pooling spreads it over the window, adaptive average pooling over the bin (kernels
+/// [`pool::max_pool2d_backward`], [`pool::avg_pool2d_backward`],
+/// [`pool::adaptive_avg_pool2d_backward`]).
 pub(crate) struct Pool2dNode {
-    pub(crate) geometry: Pool2dGeometry,
-    /// The argmax of every window (max pooling); empty for average pooling.
-    pub(crate) argmax: Vec<usize>,
-    pub(crate) max: bool,
-    pub(crate) count_include_pad: bool,
+    pub(crate) kind: PoolKind,
     pub(crate) x_shape: crate::shape::Shape,
+}
+
+/// Which pooling, with what its backward reads.
+pub(crate) enum PoolKind {
+    /// Max pooling: the argmax of every window.
+    Max {
+        geometry: Pool2dGeometry,
+        argmax: Vec<usize>,
+    },
+    /// Average pooling.
+    Avg {
+        geometry: Pool2dGeometry,
+        count_include_pad: bool,
+    },
+    /// Adaptive average pooling.
+    AdaptiveAvg { geometry: AdaptivePool2dGeometry },
 }
 
 impl BackwardRule for Pool2dNode {
     fn saved_bytes(&self) -> usize {
-        self.argmax.len() * std::mem::size_of::<usize>()
+        match &self.kind {
+            PoolKind::Max { argmax, .. } => argmax.len() * std::mem::size_of::<usize>(),
+            PoolKind::Avg { .. } | PoolKind::AdaptiveAvg { .. } => 0,
+        }
     }
 
     fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         if !grads.needs(0) {
             return Ok(());
         }
-        let geo = &self.geometry;
         let g = g.contiguous();
         let dx = with_dtype!(g.dtype(), T => {
             let go = g.contiguous_slice::<T>().expect("contiguous");
-            let mut dx = crate::dtype::zeros::<T>(geo.planes * geo.h * geo.w);
-            if self.max {
-                pool::max_pool2d_backward(geo, &self.argmax, go, &mut dx);
-            } else {
-                pool::avg_pool2d_backward(geo, go, &mut dx, self.count_include_pad);
+            let mut dx = crate::dtype::zeros::<T>(self.x_shape.iter().product());
+            match &self.kind {
+                // dx[argmax[o]] += g[o].
+                PoolKind::Max { geometry, argmax } => {
+                    pool::max_pool2d_backward(geometry, argmax, go, &mut dx);
+                }
+                // dx[window(o)] += g[o] / divisor(o).
+                PoolKind::Avg { geometry, count_include_pad } => {
+                    pool::avg_pool2d_backward(geometry, go, &mut dx, *count_include_pad);
+                }
+                // dx[bin(o)] += g[o] / |bin(o)|.
+                PoolKind::AdaptiveAvg { geometry } => {
+                    pool::adaptive_avg_pool2d_backward(geometry, go, &mut dx);
+                }
             }
             Tensor::from_parts(dx, &self.x_shape)
         });
@@ -246,10 +335,7 @@ impl Var {
             let (y, argmax) = x.max_pool2d_argmax(params)?;
             Ok(Recorded {
                 op: Op::Pool2d(Box::new(Pool2dNode {
-                    geometry,
-                    argmax,
-                    max: true,
-                    count_include_pad: false,
+                    kind: PoolKind::Max { geometry, argmax },
                     x_shape: x.dims(),
                 })),
                 value: y,
@@ -268,13 +354,33 @@ impl Var {
             let y = x.try_avg_pool2d(params)?;
             Ok(Recorded {
                 op: Op::Pool2d(Box::new(Pool2dNode {
-                    geometry: geometry("avg_pool2d", x, &params)?,
-                    argmax: Vec::new(),
-                    max: false,
-                    count_include_pad: params.count_include_pad,
+                    kind: PoolKind::Avg {
+                        geometry: geometry("avg_pool2d", x, &params)?,
+                        count_include_pad: params.count_include_pad,
+                    },
                     x_shape: x.dims(),
                 })),
                 value: y,
+            })
+        })
+    }
+
+    /// Adaptive average pooling to `output_size = [oh, ow]`, one op, as
+    /// [`Tensor::try_adaptive_avg_pool2d`]; the gradient is spread evenly over each bin.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_adaptive_avg_pool2d`].
+    #[track_caller]
+    pub fn try_adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Var> {
+        Var::record("adaptive_avg_pool2d", &[self], || {
+            let x = self.value();
+            let geometry = adaptive_geometry(x, output_size)?;
+            Ok(Recorded {
+                value: x.adaptive_avg_pool2d_with(&geometry),
+                op: Op::Pool2d(Box::new(Pool2dNode {
+                    kind: PoolKind::AdaptiveAvg { geometry },
+                    x_shape: x.dims(),
+                })),
             })
         })
     }
@@ -291,6 +397,16 @@ panicking! { Tensor, Var:
     max_pool2d = try_max_pool2d(params: Pool2dParams) -> Self;
     /// Average pooling over `(n, c, h, w)`.
     avg_pool2d = try_avg_pool2d(params: Pool2dParams) -> Self;
+    /// Adaptive average pooling of `(n, c, h, w)` to `(n, c, oh, ow)`; see
+    /// `try_adaptive_avg_pool2d`.
+    ///
+    /// ```
+    /// use descent_core::Tensor;
+    /// // Global average pooling.
+    /// let x = Tensor::arange(0.0, 8.0, 1.0).reshape([1, 2, 2, 2]);
+    /// assert_eq!(x.adaptive_avg_pool2d([1, 1]).to_vec_f32(), vec![1.5, 5.5]);
+    /// ```
+    adaptive_avg_pool2d = try_adaptive_avg_pool2d(output_size: [usize; 2]) -> Self;
 }
 
 panicking! { Tensor:
@@ -324,6 +440,29 @@ mod tests {
                 .count_include_pad(false),
         );
         assert_eq!(a.to_vec_f32()[0], 2.5);
+    }
+
+    #[test]
+    fn adaptive_avg_pool2d_forward_golden() {
+        // x = 0..16 as 4x4 into 3x3: rows and columns both bin as [0, 2), [1, 3), [2, 4), so
+        // out[0, 0] = mean(0, 1, 4, 5) = 2.5 and each step right adds 1, each step down 4.
+        let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
+        assert_eq!(
+            x.adaptive_avg_pool2d([3, 3]).to_vec_f32(),
+            vec![2.5, 3.5, 4.5, 6.5, 7.5, 8.5, 10.5, 11.5, 12.5]
+        );
+        // Output larger than the input: 2 columns into 3 bins [0, 1), [0, 2), [1, 2).
+        let x = Tensor::from_vec(vec![1.0f32, 3.0], [1, 1, 1, 2]);
+        assert_eq!(
+            x.adaptive_avg_pool2d([1, 3]).to_vec_f32(),
+            vec![1.0, 2.0, 3.0]
+        );
+        assert!(x.try_adaptive_avg_pool2d([0, 1]).is_err());
+        assert!(
+            Tensor::zeros([1, 1, 0, 2])
+                .try_adaptive_avg_pool2d([1, 1])
+                .is_err()
+        );
     }
 
     #[test]

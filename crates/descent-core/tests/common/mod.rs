@@ -290,37 +290,57 @@ pub fn matmul_ref(a: &Arr, b: &Arr) -> Arr {
     Arr::new(&shape, out.data)
 }
 
-/// Conv2d of `(n, c, h, w)` by `(co, c, kh, kw)` with zero padding.
+/// `torch.nn.functional.conv2d`: `(n, c, h, w)` by `(co, c / groups, kh, kw)` plus an optional
+/// `[co]` bias, zero padding; seven nested loops (batch, output channel, output row and column,
+/// then the group's input channels and the kernel taps).
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_ref(
     x: &Arr,
     w: &Arr,
+    bias: Option<&Arr>,
     stride: [usize; 2],
     padding: [usize; 2],
     dilation: [usize; 2],
+    groups: usize,
 ) -> Arr {
     let [n, c, h, wd] = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
-    let [co, _, kh, kw] = [w.shape[0], w.shape[1], w.shape[2], w.shape[3]];
+    let [co, cig, kh, kw] = [w.shape[0], w.shape[1], w.shape[2], w.shape[3]];
+    assert_eq!(c, cig * groups, "reference conv: channels");
+    let cog = co / groups;
     let out_len = |len: usize, k: usize, s: usize, p: usize, d: usize| {
         (len + 2 * p - (d * (k - 1) + 1)) / s + 1
     };
     let oh = out_len(h, kh, stride[0], padding[0], dilation[0]);
     let ow = out_len(wd, kw, stride[1], padding[1], dilation[1]);
-    Arr::from_fn(&[n, co, oh, ow], |o| {
-        let mut s = 0.0;
-        for ci in 0..c {
-            for i in 0..kh {
-                for j in 0..kw {
-                    let y = (o[2] * stride[0] + i * dilation[0]) as isize - padding[0] as isize;
-                    let xx = (o[3] * stride[1] + j * dilation[1]) as isize - padding[1] as isize;
-                    if y < 0 || xx < 0 || y >= h as isize || xx >= wd as isize {
-                        continue;
+    let mut out = Arr::new(&[n, co, oh, ow], vec![0.0; n * co * oh * ow]);
+    for b in 0..n {
+        for o in 0..co {
+            let group = o / cog;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = bias.map_or(0.0, |bias| bias.at(&[o]));
+                    for ci in 0..cig {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let y = (oy * stride[0] + i * dilation[0]) as isize
+                                    - padding[0] as isize;
+                                let xx = (ox * stride[1] + j * dilation[1]) as isize
+                                    - padding[1] as isize;
+                                if y < 0 || xx < 0 || y >= h as isize || xx >= wd as isize {
+                                    continue;
+                                }
+                                s += x.at(&[b, group * cig + ci, y as usize, xx as usize])
+                                    * w.at(&[o, ci, i, j]);
+                            }
+                        }
                     }
-                    s += x.at(&[o[0], ci, y as usize, xx as usize]) * w.at(&[o[1], ci, i, j]);
+                    let at = ravel(&[b, o, oy, ox], &out.shape);
+                    out.data[at] = s;
                 }
             }
         }
-        s
-    })
+    }
+    out
 }
 
 /// Pooling geometry of the references.

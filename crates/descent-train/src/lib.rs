@@ -1,0 +1,17 @@
+//! The training loop of descent: [`Learner::fit`] runs epochs over a
+//! [`DataLoader`](descent_data::DataLoader) with an optimizer and an optional schedule, tracks
+//! loss and accuracy, evaluates on a validation set each epoch, prints a progress bar (plain lines
+//! when stdout is not a terminal), stops a run whose loss climbs (naming the learning rate),
+//! writes the curves as CSV and SVG, and saves training checkpoints a run resumes from
+//! bit-identically, mid-epoch included.
+//!
+//! It sits above descent-nn, descent-optim and descent-data and uses only their public APIs.
+#![forbid(unsafe_code)]
+
+mod history;
+mod learner;
+mod progress;
+
+pub use history::{EpochRecord, History};
+pub use learner::{Learner, LossFn, evaluate};
+pub use progress::Progress;
