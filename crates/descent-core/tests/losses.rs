@@ -472,9 +472,31 @@ fn cross_entropy_matches_a_naive_loop_for_every_option_and_gradchecks() {
                 );
             }
             let tape = Tape::new();
-            let v = tape.var(x.clone()).cross_entropy_with(&target, o.clone());
+            let xv = tape.var(x.clone());
+            let v = xv.cross_entropy_with(&target, o.clone());
             assert_eq!(tape.len(), 2, "{what}: one node");
             assert_close(&v.value().to_vec_f64(), &want, &format!("{what} (Var)"));
+            // The f32 gradient agrees with the f64 one (which gradcheck checks below).
+            let g64 = v.sum_all().backward().wrt(&xv).unwrap().to_vec_f64();
+            let tape = Tape::new();
+            let x32 = tape.var(x.to_dtype(DType::F32));
+            let o32 = CrossEntropy {
+                weight: o.weight.as_ref().map(|w| w.to_dtype(DType::F32)),
+                ..o.clone()
+            };
+            let g32 = x32
+                .cross_entropy_with(&target, o32)
+                .sum_all()
+                .backward()
+                .wrt(&x32)
+                .unwrap()
+                .to_vec_f64();
+            for (a, b) in g32.iter().zip(&g64) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{what} f32 grad: {g32:?} vs {g64:?}"
+                );
+            }
             let res = gradcheck(
                 |_, v| v[0].cross_entropy_with(&target, o.clone()),
                 std::slice::from_ref(&x),
