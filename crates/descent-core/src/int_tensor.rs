@@ -322,6 +322,30 @@ impl IntTensor {
             .collect()
     }
 
+    /// The elements as class targets for a loss over `classes` classes: each in `0..classes`, or
+    /// equal to `ignore` and then [`IGNORE`](descent_kernels::cross_entropy::IGNORE).
+    pub(crate) fn to_class_targets(
+        &self,
+        op: &'static str,
+        classes: usize,
+        axis: usize,
+        ignore: Option<i64>,
+    ) -> Result<Vec<usize>> {
+        self.elements()
+            .iter()
+            .map(|&v| match usize::try_from(v) {
+                _ if Some(v) == ignore => Ok(descent_kernels::cross_entropy::IGNORE),
+                Ok(i) if i < classes => Ok(i),
+                _ => Err(Error::IndexOutOfRange {
+                    op,
+                    index: v,
+                    size: classes,
+                    axis,
+                }),
+            })
+            .collect()
+    }
+
     /// Checks that `self` holds one class label per sample of `input`: for `input` of shape
     /// `[N, C, d1, ...]` the labels have shape `[N, d1, ...]` (`[N]` for `[N, C]`, and `[]` for a
     /// single sample of shape `[C]`), as PyTorch's `cross_entropy` and `nll_loss`. Returns the

@@ -40,7 +40,7 @@ pub use gradients::Gradients;
 pub use int_tensor::IntTensor;
 pub use ops::conv::Conv2dParams;
 pub use ops::custom::CustomOp;
-pub use ops::loss::Reduction;
+pub use ops::loss::{CrossEntropy, KlReduction, Reduction};
 pub use ops::norm::{BatchNormStats, BatchStats};
 pub use ops::pool::Pool2dParams;
 pub use ops::view::ShapeArg;

@@ -16,6 +16,7 @@
 pub mod buffer;
 pub mod conv;
 pub mod cpu_features;
+pub mod cross_entropy;
 pub mod elementwise;
 pub mod elementwise_grad;
 mod float;

@@ -4,7 +4,8 @@
 //! contiguous. `A[i, p] = a.data[a.offset + i * a.rs + p * a.cs]`, likewise `B`; any strides
 //! (transposed views, stride 0 for broadcast) are passed through to the packing routines.
 //! [`gemm`] never reads `C`: it may hold anything, NaN included; with `k = 0`, `C` is all zeros.
-//! [`gemm_acc`] adds the product to `C` instead.
+//! [`gemm_acc`] adds the product to `C` instead; [`gemm_bias`] starts each row of `C` from a
+//! bias vector (a fused linear layer: `C <- A B + 1 bias^T` in one GEMM pass).
 
 use crate::float::Float;
 
@@ -66,6 +67,54 @@ pub fn gemm_acc<T: Float>(
     c: &mut [T],
 ) {
     gemm_beta(m, k, n, a, b, true, c);
+}
+
+/// `C <- A B + 1 bias^T`: every row of `c` is first set to `bias` (`n` elements), then the
+/// product is accumulated onto it by the same GEMM call (beta = 1), so the bias costs one write
+/// of `C` and no extra pass over it. `None` is [`gemm`]. With `k = 0`, every row is `bias`.
+///
+/// This is a fused linear layer `y = x W^T + b`: `A` is `x` (`m x k`), `B` the transposed view of
+/// `W` (`k x n`, `rs`/`cs` swapped: no copy).
+///
+/// # Panics
+/// As [`gemm`], or if `bias.len() != n`.
+pub fn gemm_bias<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    bias: Option<&[T]>,
+    c: &mut [T],
+) {
+    let Some(bias) = bias else {
+        return gemm_beta(m, k, n, a, b, false, c);
+    };
+    assert_eq!(bias.len(), n, "gemm_bias: bias length");
+    assert_eq!(c.len(), m * n, "gemm: output length");
+    if n > 0 {
+        c.chunks_exact_mut(n)
+            .for_each(|row| row.copy_from_slice(bias));
+    }
+    gemm_beta(m, k, n, a, b, true, c);
+}
+
+/// The reference of [`gemm_bias`]: [`gemm_reference`] plus the bias on every row, in `f64`.
+pub fn gemm_bias_reference<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    bias: Option<&[T]>,
+) -> Vec<f64> {
+    let mut c = gemm_reference(m, k, n, a, b);
+    if let Some(bias) = bias {
+        for (j, v) in c.iter_mut().enumerate() {
+            *v += bias[j % n].to_f64();
+        }
+    }
+    c
 }
 
 fn gemm_beta<T: Float>(

@@ -1,6 +1,7 @@
 //! `matmul::gemm` and `gemm_batched` against the `f64` triple loop (`gemm_reference`): identity
 //! products (exact), odd shapes, empty dimensions, strided and transposed operands, broadcast
-//! (stride 0) operands, and a `C` pre-filled with NaN to prove it is never read.
+//! (stride 0) operands, and a `C` pre-filled with NaN to prove it is never read. `gemm_bias`
+//! (the fused linear layer) against `gemm_reference` plus the bias, with and without a bias.
 //!
 //! Accuracy: `max |C - C_ref| / max |C_ref|` below `1e-5` (`f32`) / `1e-12` (`f64`).
 //! Elements of an operand's buffer that are outside its view hold NaN: reading one would poison
@@ -10,7 +11,9 @@ mod common;
 
 use common::{name, rel_err, rng};
 use descent_kernels::Float;
-use descent_kernels::matmul::{MatRef, gemm, gemm_batched, gemm_reference};
+use descent_kernels::matmul::{
+    MatRef, gemm, gemm_batched, gemm_bias, gemm_bias_reference, gemm_reference,
+};
 use proptest::prelude::*;
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -117,6 +120,46 @@ fn check_product<T: Float>(rng: &mut StdRng, m: usize, k: usize, n: usize, la: L
         "{} {m}x{k}x{n} A {la:?} B {lb:?}: relative error {err}",
         name::<T>()
     );
+}
+
+/// `gemm_bias` in the given layouts over a `C` full of NaN (every row is overwritten by the bias
+/// before the product is accumulated), with and without a bias, against the reference.
+fn check_bias<T: Float>(rng: &mut StdRng, m: usize, k: usize, n: usize, la: Layout, lb: Layout) {
+    let (a, ao, ars, acs) = operand::<T>(rng, m, k, la);
+    let (b, bo, brs, bcs) = operand::<T>(rng, k, n, lb);
+    let (am, bm) = (mat(&a, ao, ars, acs), mat(&b, bo, brs, bcs));
+    let bias: Vec<T> = (0..n)
+        .map(|_| T::from_f64(rng.random_range(-1.0..1.0)))
+        .collect();
+    for bias in [Some(&bias[..]), None] {
+        let mut c = vec![T::from_f64(f64::NAN); m * n];
+        gemm_bias(m, k, n, am, bm, bias, &mut c);
+        let want = gemm_bias_reference(m, k, n, am, bm, bias);
+        // Measured against the sum of absolute terms, which rounding errors follow.
+        let abs = |x: &[T]| {
+            x.iter()
+                .map(|v| T::from_f64(v.to_f64().abs()))
+                .collect::<Vec<T>>()
+        };
+        let (a1, b1) = (abs(&a), abs(&b));
+        let scale = gemm_bias_reference(
+            m,
+            k,
+            n,
+            mat(&a1, ao, ars, acs),
+            mat(&b1, bo, brs, bcs),
+            bias.map(abs).as_deref(),
+        );
+        for ((g, w), s) in c.iter().zip(&want).zip(&scale) {
+            let err = (g.to_f64() - w).abs();
+            assert!(
+                !g.is_nan() && err <= tol::<T>() * s.max(1e-30),
+                "{} gemm_bias {m}x{k}x{n} A {la:?} B {lb:?} bias {}: got {g:?}, want {w}",
+                name::<T>(),
+                bias.is_some()
+            );
+        }
+    }
 }
 
 fn identity<T: Float>(n: usize) -> Vec<T> {
@@ -244,6 +287,19 @@ fn empty_dimensions<T: Float>() {
 }
 
 #[test]
+fn gemm_bias_every_layout_pair_and_edge_sizes() {
+    let mut rng = rng(45);
+    for la in LAYOUTS {
+        for lb in LAYOUTS {
+            for &(m, k, n) in &[(1, 1, 1), (7, 0, 5), (0, 3, 4), (3, 4, 0), (17, 33, 9)] {
+                check_bias::<f32>(&mut rng, m, k, n, la, lb);
+                check_bias::<f64>(&mut rng, m, k, n, la, lb);
+            }
+        }
+    }
+}
+
+#[test]
 fn gemm_empty_dimensions() {
     empty_dimensions::<f32>();
     empty_dimensions::<f64>();
@@ -313,5 +369,7 @@ proptest! {
         let mut rng = rng(seed);
         check_product::<f32>(&mut rng, m, k, n, la, lb);
         check_product::<f64>(&mut rng, m, k, n, la, lb);
+        check_bias::<f32>(&mut rng, m, k, n, la, lb);
+        check_bias::<f64>(&mut rng, m, k, n, la, lb);
     }
 }

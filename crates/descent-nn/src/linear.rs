@@ -58,11 +58,10 @@ impl Module for Linear {
             });
         }
         let tape = x.tape();
-        let y = x.try_matmul(&tape.try_param(&self.weight)?.try_transpose(-2, -1)?)?;
-        let y = match &self.bias {
-            Some(b) => y.try_add(&tape.try_param(b)?)?,
-            None => y,
-        };
+        // One fused op: the bias is added inside the GEMM pass (`Var::linear`).
+        let weight = tape.try_param(&self.weight)?;
+        let bias = self.bias.as_ref().map(|b| tape.try_param(b)).transpose()?;
+        let y = x.try_linear(&weight, bias.as_ref())?;
         ctx.record_layer("Linear", &y, self);
         Ok(y)
     }

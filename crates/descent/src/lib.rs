@@ -21,8 +21,9 @@ pub use descent_train as train;
 /// What a training script needs, in one import.
 pub mod prelude {
     pub use descent_core::{
-        Conv2dParams, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor, Param, Params,
-        Pool2dParams, Result, Tape, TapeRef, Tensor, Var, gradcheck,
+        Conv2dParams, CrossEntropy, CustomOp, DType, Error, GradcheckConfig, Gradients, IntTensor,
+        KlReduction, Param, Params, Pool2dParams, Reduction, Result, Tape, TapeRef, Tensor, Var,
+        gradcheck,
     };
     pub use descent_data::{DataLoader, Dataset, TensorDataset};
     pub use descent_nn::{

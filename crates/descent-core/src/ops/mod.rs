@@ -9,13 +9,15 @@
 //! - [`compare`]: the eq ne lt le gt ge (masks), where_cond
 //! - [`reduce`]: the sum mean max min logsumexp var, argmax argmin
 //! - [`matmul`]: the 2-D and batched matmul
+//! - [`linear`]: the fully connected layer `x W^T + b`, the bias fused into the GEMM
 //! - [`softmax`]: the softmax, log_softmax
 //! - [`norm`]: the batch_norm, layer_norm (fused, with their own backward)
 //! - [`conv`]: the conv2d
 //! - [`pool`]: the max_pool2d, avg_pool2d
 //! - [`join`]: the concat, stack, split
 //! - [`index`]: the index_select, gather, scatter_add (integer indices)
-//! - [`loss`]: nll_loss, cross_entropy (compositions taking integer class labels)
+//! - [`loss`]: cross_entropy (one fused op with its own backward), nll_loss and the elementwise
+//!   losses (compositions)
 //! - [`custom`]: user-defined ops ([`CustomOp`](custom::CustomOp))
 
 pub mod binary;
@@ -24,6 +26,7 @@ pub mod conv;
 pub mod custom;
 pub mod index;
 pub mod join;
+pub mod linear;
 pub mod loss;
 pub mod matmul;
 pub mod norm;
@@ -92,7 +95,9 @@ op_families! {
     Where(Box<compare::WhereNode>),
     Reduce(Box<reduce::ReduceNode>),
     Matmul(Box<matmul::MatmulNode>),
+    Linear(Box<linear::LinearNode>),
     Softmax(softmax::SoftmaxNode),
+    CrossEntropy(Box<loss::CrossEntropyNode>),
     BatchNorm(Box<norm::BatchNormNode>),
     LayerNorm(Box<norm::LayerNormNode>),
     Conv2d(Box<conv::Conv2dNode>),
