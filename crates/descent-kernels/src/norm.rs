@@ -16,7 +16,7 @@
 //!
 //! Determinism: every per-channel (per-row, per-column) sum runs over its elements in one fixed
 //! order, `n` ascending and, within a row of `s`, in the fixed lanes and chunks of
-//! [`reduce_row`](crate::reduce::reduce_row); work is split across threads only *between*
+//! [`reduce_row`]; work is split across threads only *between*
 //! channels, rows or columns, so results are bit-identical whatever the thread count.
 
 use crate::float::Float;
