@@ -216,10 +216,19 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<WeightFile, String> {
     for (name, view) in st.iter() {
         let shape = view.shape();
         let data = view.data();
+        // `deserialize` checked the element count against the bytes; the `try_` forms keep a
+        // shape descent cannot hold an error too.
+        let bad_shape = |e: Error| format!("tensor `{name}`: {e}");
         let t = match view.dtype() {
-            Dtype::F32 => AnyTensor::Float(Tensor::from_vec(le(data, f32::from_le_bytes), shape)),
-            Dtype::F64 => AnyTensor::Float(Tensor::from_vec(le(data, f64::from_le_bytes), shape)),
-            Dtype::I64 => AnyTensor::Int(IntTensor::from_vec(le(data, i64::from_le_bytes), shape)),
+            Dtype::F32 => AnyTensor::Float(
+                Tensor::try_from_vec(le(data, f32::from_le_bytes), shape).map_err(bad_shape)?,
+            ),
+            Dtype::F64 => AnyTensor::Float(
+                Tensor::try_from_vec(le(data, f64::from_le_bytes), shape).map_err(bad_shape)?,
+            ),
+            Dtype::I64 => AnyTensor::Int(
+                IntTensor::try_from_vec(le(data, i64::from_le_bytes), shape).map_err(bad_shape)?,
+            ),
             other => {
                 return Err(format!(
                     "tensor `{name}` is {other:?}; descent reads F32, F64 and I64"
