@@ -66,12 +66,12 @@ fn softmax_of_a_partly_minus_inf_row_is_zero_there_with_finite_gradients() {
                 let y = if log { z.log_softmax(1) } else { z.softmax(1) };
                 // -inf outputs of log_softmax are left out of the projection.
                 let keep = Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0, 1.0, 1.0], [2, 3]);
-                tape.constant(&keep.ne_scalar(0.0)).where_cond(
+                tape.constant(keep.ne_scalar(0.0)).where_cond(
                     &y,
                     &tape.constant(Tensor::zeros([2, 3]).to_dtype(DType::F64)),
                 )
             },
-            &[x.clone()],
+            std::slice::from_ref(&x),
             &GradcheckConfig::default(),
         );
         assert!(r.is_ok(), "log {log}: {}", r.unwrap_err());
