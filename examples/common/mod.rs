@@ -101,20 +101,20 @@ fn try_parse(name: &str, about: &str, defaults: &Defaults) -> Result<Config, lex
                 }
             }
             Long("lr") => {
-                let lr: f64 = parser.value()?.parse()?;
+                let lr: f64 = number(&mut parser, "--lr")?;
                 if !(lr > 0.0 && lr.is_finite()) {
                     return Err(format!("--lr must be positive and finite, not {lr}").into());
                 }
                 c.lr = Some(lr);
             }
             Long("batch-size") => {
-                let b: usize = parser.value()?.parse()?;
+                let b: usize = number(&mut parser, "--batch-size")?;
                 if b == 0 {
                     return Err("--batch-size must be at least 1".into());
                 }
                 c.batch_size = Some(b);
             }
-            Long("epochs") => c.epochs = Some(parser.value()?.parse()?),
+            Long("epochs") => c.epochs = Some(number(&mut parser, "--epochs")?),
             Long("schedule") => {
                 c.schedule = parser.value()?.string()?;
                 if !["none", "cosine", "step", "onecycle"].contains(&c.schedule.as_str()) {
@@ -125,8 +125,8 @@ fn try_parse(name: &str, about: &str, defaults: &Defaults) -> Result<Config, lex
                     .into());
                 }
             }
-            Long("shift") => c.shift = parser.value()?.parse()?,
-            Long("seed") => c.seed = parser.value()?.parse()?,
+            Long("shift") => c.shift = number(&mut parser, "--shift")?,
+            Long("seed") => c.seed = number(&mut parser, "--seed")?,
             Long("out") => c.out = parser.value()?.into(),
             Long("resume") => c.resume = true,
             Long("save-model") => c.save_model = Some(parser.value()?.into()),
@@ -138,6 +138,17 @@ fn try_parse(name: &str, about: &str, defaults: &Defaults) -> Result<Config, lex
         }
     }
     Ok(c)
+}
+
+/// The value of `flag`, parsed; the error names the flag and the value.
+fn number<T>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, lexopt::Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let v = parser.value()?;
+    let s = v.to_string_lossy();
+    s.parse().map_err(|e| format!("{flag} {s:?}: {e}").into())
 }
 
 /// The training and test sets, normalized per channel with the training set's statistics, and

@@ -216,10 +216,19 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<WeightFile, String> {
     for (name, view) in st.iter() {
         let shape = view.shape();
         let data = view.data();
+        // `deserialize` checked the element count against the bytes; the `try_` forms keep a
+        // shape descent cannot hold an error too.
+        let bad_shape = |e: Error| format!("tensor `{name}`: {e}");
         let t = match view.dtype() {
-            Dtype::F32 => AnyTensor::Float(Tensor::from_vec(le(data, f32::from_le_bytes), shape)),
-            Dtype::F64 => AnyTensor::Float(Tensor::from_vec(le(data, f64::from_le_bytes), shape)),
-            Dtype::I64 => AnyTensor::Int(IntTensor::from_vec(le(data, i64::from_le_bytes), shape)),
+            Dtype::F32 => AnyTensor::Float(
+                Tensor::try_from_vec(le(data, f32::from_le_bytes), shape).map_err(bad_shape)?,
+            ),
+            Dtype::F64 => AnyTensor::Float(
+                Tensor::try_from_vec(le(data, f64::from_le_bytes), shape).map_err(bad_shape)?,
+            ),
+            Dtype::I64 => AnyTensor::Int(
+                IntTensor::try_from_vec(le(data, i64::from_le_bytes), shape).map_err(bad_shape)?,
+            ),
             other => {
                 return Err(format!(
                     "tensor `{name}` is {other:?}; descent reads F32, F64 and I64"
@@ -250,10 +259,18 @@ fn le<T, const N: usize>(data: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
 ///
+/// **Test-only fault points.** When the environment variable `DESCENT_FAULT` is set (read once
+/// per process) to `POINT` or `POINT:N`, the `N`-th save of the process (the first without
+/// `:N`) aborts the process at `POINT`, as a crash or a `SIGKILL` there would: `mid-temp-write`
+/// (half the bytes written), `after-temp-write` (all written, not flushed), `before-fsync`,
+/// `before-rename` or `after-rename` (before the directory is synced). The reliability tests use
+/// it to show that a crash at any of these points leaves a checkpoint that loads; it is not for
+/// use in production. Unset, it costs one atomic load per save.
+///
 /// # Errors
 /// [`Error::File`] naming `path`; the temporary file is removed and `path` left as it was.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomically_with(path, bytes, &|_| Ok(()))
+    write_atomically_with(path, bytes, &env_fault)
 }
 
 /// The steps of [`write_atomically`], where a test injects a failure.
@@ -262,8 +279,61 @@ enum Stage {
     Create,
     /// After half the bytes are written.
     Write,
+    /// After all the bytes are written, before the flush.
+    Written,
     Sync,
     Rename,
+    /// After the rename, before the directory is synced.
+    Renamed,
+}
+
+impl Stage {
+    /// The name of the `DESCENT_FAULT` point at this stage.
+    fn fault_name(self) -> &'static str {
+        match self {
+            Stage::Create => "before-create",
+            Stage::Write => "mid-temp-write",
+            Stage::Written => "after-temp-write",
+            Stage::Sync => "before-fsync",
+            Stage::Rename => "before-rename",
+            Stage::Renamed => "after-rename",
+        }
+    }
+}
+
+/// The `DESCENT_FAULT` setting: the point's name and the save (1-based) it aborts.
+fn fault_setting() -> Option<&'static (String, u64)> {
+    static SETTING: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    SETTING
+        .get_or_init(|| {
+            let v = std::env::var("DESCENT_FAULT").ok()?;
+            let (point, n) = match v.split_once(':') {
+                Some((p, n)) => (p.to_string(), n.parse().ok()?),
+                None => (v, 1),
+            };
+            Some((point, n))
+        })
+        .as_ref()
+}
+
+/// Saves started by this process, counted only while `DESCENT_FAULT` is set.
+static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The fault hook of [`write_atomically`]: aborts the process at the `DESCENT_FAULT` point.
+fn env_fault(stage: Stage) -> std::io::Result<()> {
+    let Some((point, n)) = fault_setting() else {
+        return Ok(());
+    };
+    let save = if stage == Stage::Create {
+        SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    } else {
+        SAVES.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    if save == *n && stage.fault_name() == point {
+        eprintln!("DESCENT_FAULT: aborting at {point} of save {save}");
+        std::process::abort();
+    }
+    Ok(())
 }
 
 fn write_atomically_with(
@@ -290,6 +360,7 @@ fn write_atomically_with(
         f.write_all(first)?;
         fault(Stage::Write)?;
         f.write_all(rest)?;
+        fault(Stage::Written)?;
         f.flush()?;
         fault(Stage::Sync)?;
         f.sync_all()?;
@@ -300,6 +371,7 @@ fn write_atomically_with(
         let _ = std::fs::remove_file(&tmp);
         file_error(path, format!("cannot write: {e}"))
     })?;
+    fault(Stage::Renamed).map_err(|e| file_error(path, format!("cannot sync: {e}")))?;
     // Make the rename itself durable; the file is complete either way, so this is best effort.
     if let Ok(d) = std::fs::File::open(&dir) {
         let _ = d.sync_all();
@@ -336,7 +408,13 @@ mod tests {
         let path = dir.join("weights.safetensors");
         let old = to_bytes(&sample(), &HashMap::new()).unwrap();
         let new = to_bytes(&sample()[..1], &HashMap::new()).unwrap();
-        for stage in [Stage::Create, Stage::Write, Stage::Sync, Stage::Rename] {
+        for stage in [
+            Stage::Create,
+            Stage::Write,
+            Stage::Written,
+            Stage::Sync,
+            Stage::Rename,
+        ] {
             std::fs::write(&path, &old).unwrap();
             let err = write_atomically_with(&path, &new, &|s| {
                 if s == stage {

@@ -1,5 +1,6 @@
 //! A recorded op allocates its output buffer and nothing else, forward and backward (workload W4's
-//! chain of small unary and scalar ops on a tape with room for every node).
+//! chain of small unary and scalar ops on a tape with room for every node); a weight file whose
+//! header lies about its sizes allocates about what the file holds, never the declared size.
 
 use descent_core::{Tape, Tensor};
 
@@ -34,4 +35,46 @@ fn each_op_allocates_only_its_output_buffer() {
         300,
         "backward: one allocation per op ({b100}, {b200})"
     );
+}
+
+/// A safetensors file whose header is `json` and which holds `data` bytes after it.
+fn safetensors_file(json: &str, data: usize) -> Vec<u8> {
+    let mut b = (json.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(json.as_bytes());
+    b.resize(b.len() + data, 7);
+    b
+}
+
+#[test]
+fn a_lying_weight_file_header_allocates_little() {
+    // Each claims gigabytes (or more than memory) and holds 64 bytes of data: refused, having
+    // allocated about what the file holds, never the declared size.
+    let lies = [
+        // A tensor of 2^30 f32 (4 GiB) whose byte range runs past the end.
+        r#"{"w":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,4294967296]}}"#,
+        // A shape whose element count overflows.
+        r#"{"w":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,64]}}"#,
+        // Overlapping ranges that together claim more than the file.
+        r#"{"a":{"dtype":"I64","shape":[8],"data_offsets":[0,64]},"b":{"dtype":"I64","shape":[536870912],"data_offsets":[0,4294967296]}}"#,
+        // A range that ends before it starts.
+        r#"{"w":{"dtype":"F32","shape":[16],"data_offsets":[64,0]}}"#,
+    ];
+    for json in lies {
+        let bytes = safetensors_file(json, 64);
+        let mut result = None;
+        let info =
+            allocation_counter::measure(|| result = Some(descent_core::io::from_bytes(&bytes)));
+        assert!(result.unwrap().is_err(), "{json}");
+        assert!(
+            info.bytes_max < 64 << 10,
+            "{json}: {} bytes allocated at the peak",
+            info.bytes_max
+        );
+    }
+    // A header length of 2^40 bytes in a file of 80.
+    let mut bytes = safetensors_file("{}", 64);
+    bytes[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let info =
+        allocation_counter::measure(|| assert!(descent_core::io::from_bytes(&bytes).is_err()));
+    assert!(info.bytes_max < 64 << 10, "{} bytes", info.bytes_max);
 }

@@ -1,6 +1,7 @@
 //! The fit loop on the embedded digits: it learns, it stops a diverging learning rate with a
 //! message naming it, a resume from a mid-epoch checkpoint equals an uninterrupted run bit for
-//! bit, a failed resume changes nothing, and the curves are written.
+//! bit (an MLP with dropout, and a CNN with BatchNorm and dropout), a failed resume changes
+//! nothing, and the curves are written.
 
 use descent_core::{Error, IntTensor, Params, Tensor};
 use descent_data::{DataLoader, TensorDataset, digits, split};
@@ -320,4 +321,71 @@ fn a_learning_rate_far_too_small_is_named_in_a_warning_and_a_good_one_is_not() {
     assert!(fit(1e-7, false).warnings.is_empty());
     let good = fit(0.1, true);
     assert!(good.warnings.is_empty(), "{:?}", good.warnings);
+}
+
+/// A small CNN with BatchNorm (running statistics are buffers in the checkpoint) and dropout.
+fn cnn(seed: u64) -> Sequential {
+    let s = Seeds::new(seed);
+    Sequential::new()
+        .push(descent_nn::Conv2d::new(1, 4, 3, &s.stream("0")))
+        .push(descent_nn::BatchNorm2d::new(4))
+        .push(ReLU)
+        .push(descent_nn::MaxPool2d::new(2))
+        .push(Dropout::new(0.25).unwrap())
+        .push(Flatten)
+        .push(Linear::new(4 * 3 * 3, 10, true, &s.stream("6")))
+}
+
+/// Every parameter and buffer (running statistics, batch counts) as bits.
+fn state_bits(m: &Sequential) -> Vec<(String, Vec<u64>)> {
+    descent_nn::state_dict(m)
+        .into_iter()
+        .map(|(name, t)| {
+            let bits = match t {
+                descent_core::io::AnyTensor::Float(t) => {
+                    t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
+                }
+                descent_core::io::AnyTensor::Int(t) => {
+                    t.to_vec().iter().map(|&v| v as u64).collect()
+                }
+            };
+            (name, bits)
+        })
+        .collect()
+}
+
+#[test]
+fn resuming_a_cnn_with_batchnorm_and_dropout_equals_an_uninterrupted_run() {
+    let (train, _) = data();
+    let loader = DataLoader::new(train, 64).unwrap().shuffle(3);
+    let batches = loader.num_batches() as u64;
+
+    let mut straight = cnn(5);
+    let h_straight = run(&mut straight, &mut sgd(), &loader, None, None, None).unwrap();
+
+    // N steps with a checkpoint at each, stopped mid-way through the second epoch; then a fresh
+    // model and optimizer resume and train the M remaining steps.
+    let path = temp("resume-cnn.ckpt");
+    let stop = batches + 4;
+    let mut first = cnn(5);
+    run(
+        &mut first,
+        &mut sgd(),
+        &loader,
+        Some((&path, 1)),
+        None,
+        Some(stop),
+    )
+    .unwrap();
+    let file = descent_core::io::load(&path).unwrap();
+    assert_eq!(file.metadata["train.step"], stop.to_string());
+    assert!(file.get("1.running_mean").is_some() && file.get("1.num_batches_tracked").is_some());
+
+    let mut resumed = cnn(99);
+    let h_resumed = run(&mut resumed, &mut sgd(), &loader, None, Some(&path), None).unwrap();
+    assert_eq!(state_bits(&resumed), state_bits(&straight));
+    for (a, b) in h_resumed.epochs.iter().zip(&h_straight.epochs) {
+        assert_eq!((a.train_loss, a.lr), (b.train_loss, b.lr));
+    }
+    std::fs::remove_file(&path).unwrap();
 }

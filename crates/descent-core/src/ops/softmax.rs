@@ -3,7 +3,10 @@
 //! **PyTorch equivalent**: `torch.softmax(x, dim)`, `torch.log_softmax(x, dim)`. Computed as
 //! `e^(x - max) / sum e^(x - max)`, finite for any finite input. Derivatives (using the saved
 //! output `y`): softmax `grad_in = y * (grad_out - sum(grad_out * y))`; log-softmax
-//! `grad_in = grad_out - e^y * sum(grad_out)`, both sums along the axis. A hand-written backward
+//! `grad_in = grad_out - e^y * sum(grad_out)`, both sums along the axis. A row with some `-inf`
+//! entries (masked positions) gives 0 there (log-softmax `-inf`) and finite gradients, 0 at the
+//! masked entries; a row of only `-inf` has no distribution (0 / 0) and gives NaN, as in
+//! PyTorch (`tests/hostile_numerics.rs`). A hand-written backward
 //! because the composite of exp/sum/div is less stable and records more nodes.
 
 use crate::dtype::with_dtype;
