@@ -336,6 +336,26 @@ fn env_fault(stage: Stage) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Removes the temporary files (`.<name>.<pid>.tmp`) that saves of `name` killed mid-write left
+/// beside it: once a save of the same file has succeeded they are garbage. Best effort.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let is_stale = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if is_stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn write_atomically_with(
     path: &Path,
     bytes: &[u8],
@@ -376,6 +396,7 @@ fn write_atomically_with(
     if let Ok(d) = std::fs::File::open(&dir) {
         let _ = d.sync_all();
     }
+    remove_stale_temporaries(&dir, &file_name.to_string_lossy());
     Ok(())
 }
 
@@ -437,8 +458,14 @@ mod tests {
                 "{stage:?}: a temporary file was left behind"
             );
         }
+        // A save killed mid-write by another process left its temporary file; the next good
+        // save removes it.
+        std::fs::write(dir.join(".weights.safetensors.123456.tmp"), b"half").unwrap();
+        std::fs::write(dir.join(".other.safetensors.1.tmp"), b"not ours").unwrap();
         write_atomically(&path, &new).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), new);
+        assert!(!dir.join(".weights.safetensors.123456.tmp").exists());
+        std::fs::remove_file(dir.join(".other.safetensors.1.tmp")).unwrap();
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -219,7 +219,7 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         let window = (batches / 2).clamp(5, 100);
         let mut monitor = LossMonitor::new(window)?;
         let mut state = match self.resume.take() {
-            Some(path) => self.load_checkpoint(&path)?,
+            Some(path) => self.load_checkpoint(&path, batches)?,
             None => LoopState::default(),
         };
         for &loss in &state.monitor {
@@ -463,9 +463,21 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         io::save(path, &tensors, &meta)
     }
 
-    fn load_checkpoint(&mut self, path: &Path) -> Result<LoopState> {
+    fn load_checkpoint(&mut self, path: &Path, batches: usize) -> Result<LoopState> {
         let file = io::load(path)?;
         let state = read_loop_state(&file, self.seed).map_err(|d| io::file_error(path, d))?;
+        if state.position > batches {
+            return Err(io::file_error(
+                path,
+                format!(
+                    "it stopped at batch {} of epoch {}, but this loader has {batches} batches \
+                     per epoch: resume with the loader (dataset and batch size) it was written \
+                     with",
+                    state.position,
+                    state.epoch + 1
+                ),
+            ));
+        }
         // Weights and buffers, then the optimizer; if the optimizer's state does not fit, the
         // model gets its previous values back, so a failed resume changes nothing.
         let before = descent_nn::state_dict(&*self.model);

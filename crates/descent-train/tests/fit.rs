@@ -219,6 +219,19 @@ fn a_failed_resume_names_the_file_and_changes_nothing() {
     assert!(msg.contains("failed.ckpt") && msg.contains("Sgd"), "{msg}");
     assert_eq!(bits(&other), before);
 
+    // Another loader: the checkpoint stopped at batch 3 of an epoch of 12; this one has 2.
+    let err = Learner::new(&mut other, &mut sgd())
+        .seed(11)
+        .resume(&path)
+        .progress(Progress::Quiet)
+        .fit(&DataLoader::new(data().0, 1024).unwrap())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("this loader has 2 batches"),
+        "{err}"
+    );
+    assert_eq!(bits(&other), before);
+
     // Another seed.
     let err = Learner::new(&mut other, &mut sgd())
         .seed(12)
