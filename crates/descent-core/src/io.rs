@@ -175,13 +175,54 @@ pub fn to_bytes<S: AsRef<str>>(
     if let Some((dup, _)) = tensors.iter().find(|(n, _)| !seen.insert(n.as_ref())) {
         return Err(format!("two tensors are named `{}`", dup.as_ref()));
     }
+    if metadata.contains_key(CHECKSUM_KEY) {
+        return Err(format!(
+            "the metadata key `{CHECKSUM_KEY}` is descent's own"
+        ));
+    }
     let bytes: Vec<(&str, Bytes)> = tensors
         .iter()
         .map(|(n, t)| (n.as_ref(), Bytes::of(t)))
         .collect();
-    let meta = (!metadata.is_empty()).then(|| metadata.clone());
-    safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), meta)
+    let mut meta = metadata.clone();
+    let sum = checksum(
+        bytes
+            .iter()
+            .map(|(n, b)| (*n, b.dtype, b.shape.clone(), b.data.as_slice())),
+    );
+    meta.insert(CHECKSUM_KEY.to_string(), sum);
+    safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), Some(meta))
         .map_err(|e| format!("cannot serialize: {e}"))
+}
+
+/// The metadata key of the checksum descent writes over the tensors.
+const CHECKSUM_KEY: &str = "descent.checksum";
+
+/// A 64-bit hash of every tensor's name, element type, shape and bytes, taken in name order, as
+/// 16 hex digits: what a load checks, so a flipped bit or a partial copy in the data of a file
+/// descent wrote is an error, not silently different weights. Not cryptographic.
+fn checksum<'a>(tensors: impl Iterator<Item = (&'a str, Dtype, Vec<usize>, &'a [u8])>) -> String {
+    let mut all: Vec<_> = tensors.collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |w: u64| h = (h.rotate_left(23) ^ w).wrapping_mul(K);
+    for (name, dtype, shape, data) in all {
+        for b in name.bytes().chain(format!("{dtype:?}").bytes()) {
+            mix(u64::from(b));
+        }
+        mix(shape.len() as u64);
+        shape.iter().for_each(|&d| mix(d as u64));
+        mix(data.len() as u64);
+        let mut words = data.chunks_exact(8);
+        for w in &mut words {
+            mix(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        for &b in words.remainder() {
+            mix(u64::from(b));
+        }
+    }
+    format!("{h:016x}")
 }
 
 /// Saves named tensors and string metadata to `path` atomically (see the [module docs](self)).
@@ -211,7 +252,19 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<WeightFile, String> {
         .map_err(|e| format!("not a valid safetensors file: {e}"))?;
     let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| format!("not a valid safetensors file: {e}"))?;
-    let metadata = header.metadata().clone().unwrap_or_default();
+    let mut metadata = header.metadata().clone().unwrap_or_default();
+    if let Some(expected) = metadata.remove(CHECKSUM_KEY) {
+        let actual = checksum(
+            st.iter()
+                .map(|(name, view)| (name, view.dtype(), view.shape().to_vec(), view.data())),
+        );
+        if actual != expected {
+            return Err(format!(
+                "the tensor data does not match the checksum descent wrote ({actual} != \
+                 {expected}): the file is corrupt (a changed byte or a partial copy)"
+            ));
+        }
+    }
     let mut tensors = Vec::new();
     for (name, view) in st.iter() {
         let shape = view.shape();
@@ -468,6 +521,22 @@ mod tests {
         std::fs::remove_file(dir.join(".other.safetensors.1.tmp")).unwrap();
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_changed_byte_in_the_data_is_caught_by_the_checksum() {
+        let bytes = to_bytes(&sample(), &HashMap::new()).unwrap();
+        let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        for i in header..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            let e = from_bytes(&bad).unwrap_err();
+            assert!(e.contains("the file is corrupt"), "byte {i}: {e}");
+        }
+        // The checksum is descent's: not in the metadata a load returns, not a key users set.
+        assert!(from_bytes(&bytes).unwrap().metadata.is_empty());
+        let meta = HashMap::from([(CHECKSUM_KEY.to_string(), "x".to_string())]);
+        assert!(to_bytes(&sample(), &meta).is_err());
     }
 
     #[test]
