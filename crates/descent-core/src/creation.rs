@@ -7,11 +7,41 @@ use descent_kernels::Float;
 use rand::Rng;
 
 impl Tensor {
+    /// A tensor of `shape` filled with `value`, of element type `dtype`, made by `op`.
+    fn full_op(op: &'static str, shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        with_dtype!(dtype, T => {
+            let mut b = crate::dtype::try_zeros::<T>(op, shape)?;
+            if value != 0.0 || value.is_sign_negative() {
+                b.fill(T::from_f64(value));
+            }
+            Ok(Tensor::from_parts(b, shape))
+        })
+    }
+
     /// A tensor of `shape` filled with `value`, of element type `dtype`.
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] naming the shape and the bytes if it cannot be allocated (or its
+    /// size overflows).
+    pub fn try_full_with(shape: impl AsRef<[usize]>, value: f64, dtype: DType) -> Result<Tensor> {
+        Tensor::full_op("full", shape.as_ref(), value, dtype)
+    }
+
+    /// A tensor of `shape` filled with `value`, of element type `dtype`.
+    ///
+    /// # Panics
+    /// As [`Tensor::try_full_with`] errs.
+    #[track_caller]
     pub fn full_with(shape: impl AsRef<[usize]>, value: f64, dtype: DType) -> Tensor {
-        let shape = shape.as_ref();
-        let n = shape.iter().product();
-        with_dtype!(dtype, T => Tensor::from_parts(vec![T::from_f64(value); n], shape))
+        or_panic(Tensor::try_full_with(shape, value, dtype))
+    }
+
+    /// An `f32` tensor of `shape` filled with `value`.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_full_with`].
+    pub fn try_full(shape: impl AsRef<[usize]>, value: f64) -> Result<Tensor> {
+        Tensor::full_op("full", shape.as_ref(), value, DType::F32)
     }
 
     /// An `f32` tensor of `shape` filled with `value`.
@@ -20,18 +50,53 @@ impl Tensor {
     /// let t = descent_core::Tensor::full([2, 3], 7.0);
     /// assert_eq!(t.to_vec_f32(), vec![7.0; 6]);
     /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::try_full_with`] errs.
+    #[track_caller]
     pub fn full(shape: impl AsRef<[usize]>, value: f64) -> Tensor {
-        Tensor::full_with(shape, value, DType::F32)
+        or_panic(Tensor::try_full(shape, value))
     }
 
     /// An `f32` tensor of zeros.
+    ///
+    /// ```
+    /// use descent_core::{Error, Tensor};
+    /// let err = Tensor::try_zeros([1 << 40]).unwrap_err();
+    /// assert!(matches!(err, Error::OutOfMemory { bytes: Some(4398046511104), .. }), "{err}");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] naming `zeros`, the shape and the bytes if it cannot be allocated
+    /// (or its size overflows).
+    pub fn try_zeros(shape: impl AsRef<[usize]>) -> Result<Tensor> {
+        Tensor::full_op("zeros", shape.as_ref(), 0.0, DType::F32)
+    }
+
+    /// An `f32` tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`Tensor::try_zeros`] errs.
+    #[track_caller]
     pub fn zeros(shape: impl AsRef<[usize]>) -> Tensor {
-        Tensor::full(shape, 0.0)
+        or_panic(Tensor::try_zeros(shape))
     }
 
     /// An `f32` tensor of ones.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_zeros`], naming `ones`.
+    pub fn try_ones(shape: impl AsRef<[usize]>) -> Result<Tensor> {
+        Tensor::full_op("ones", shape.as_ref(), 1.0, DType::F32)
+    }
+
+    /// An `f32` tensor of ones.
+    ///
+    /// # Panics
+    /// As [`Tensor::try_ones`] errs.
+    #[track_caller]
     pub fn ones(shape: impl AsRef<[usize]>) -> Tensor {
-        Tensor::full(shape, 1.0)
+        or_panic(Tensor::try_ones(shape))
     }
 
     /// Zeros of the shape and element type of `self`.
@@ -52,10 +117,11 @@ impl Tensor {
     /// A tensor of `shape` holding `data` in row-major order; the element type is `T`'s.
     ///
     /// # Errors
-    /// If `data.len()` is not the element count of `shape`.
+    /// If `data.len()` is not the element count of `shape`, or that count overflows
+    /// ([`Error::OutOfMemory`]).
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: impl AsRef<[usize]>) -> Result<Tensor> {
         let shape = shape.as_ref();
-        if data.len() != shape.iter().product::<usize>() {
+        if data.len() != crate::dtype::checked_len("from_vec", shape, T::DTYPE)? {
             return Err(Error::ElementCount {
                 op: "from_vec",
                 got: data.len(),
@@ -149,8 +215,12 @@ impl Tensor {
     }
 
     /// The `n x n` `f32` identity matrix.
+    ///
+    /// # Panics
+    /// If `n * n` elements cannot be allocated.
+    #[track_caller]
     pub fn eye(n: usize) -> Tensor {
-        let mut v = vec![0.0f32; n * n];
+        let mut v = or_panic(crate::dtype::try_zeros::<f32>("eye", &[n, n]));
         for i in 0..n {
             v[i * n + i] = 1.0;
         }
@@ -167,19 +237,17 @@ impl Tensor {
     /// ```
     pub fn uniform(shape: impl AsRef<[usize]>, low: f64, high: f64, rng: &mut impl Rng) -> Tensor {
         let shape = shape.as_ref();
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                let u: f64 = rng.random();
-                let x = (low + (high - low) * u) as f32;
-                // Rounding to f32 can land on `high`; keep the interval half-open.
-                if x as f64 >= high && high > low {
-                    low as f32
-                } else {
-                    x
-                }
-            })
-            .collect();
+        let mut v = or_panic(crate::dtype::try_for_overwrite::<f32>("uniform", shape));
+        for slot in v.iter_mut() {
+            let u: f64 = rng.random();
+            let x = (low + (high - low) * u) as f32;
+            // Rounding to f32 can land on `high`; keep the interval half-open.
+            *slot = if x as f64 >= high && high > low {
+                low as f32
+            } else {
+                x
+            };
+        }
         Tensor::from_parts(v, shape)
     }
 
@@ -191,17 +259,16 @@ impl Tensor {
     /// `f32` samples from the standard normal distribution (Box–Muller on `rng`'s draws).
     pub fn randn(shape: impl AsRef<[usize]>, rng: &mut impl Rng) -> Tensor {
         let shape = shape.as_ref();
-        let n: usize = shape.iter().product();
-        let mut v = Vec::with_capacity(n);
-        while v.len() < n {
+        let mut v = or_panic(crate::dtype::try_for_overwrite::<f32>("randn", shape));
+        for pair in v.chunks_mut(2) {
             // u1 in (0, 1] so the log is finite.
             let u1: f64 = 1.0 - rng.random::<f64>();
             let u2: f64 = rng.random();
             let r = (-2.0 * u1.ln()).sqrt();
             let t = 2.0 * std::f64::consts::PI * u2;
-            v.push((r * t.cos()) as f32);
-            if v.len() < n {
-                v.push((r * t.sin()) as f32);
+            pair[0] = (r * t.cos()) as f32;
+            if let Some(second) = pair.get_mut(1) {
+                *second = (r * t.sin()) as f32;
             }
         }
         Tensor::from_parts(v, shape)

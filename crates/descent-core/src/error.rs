@@ -72,6 +72,18 @@ pub enum Error {
         /// The requested shape.
         shape: ShapeDisplay,
     },
+    /// A tensor that cannot be allocated: its element count or byte size overflows `usize`, or
+    /// the allocator refused the memory.
+    OutOfMemory {
+        /// The op, as `zeros` or `matmul`.
+        op: &'static str,
+        /// The shape of the tensor it would have made.
+        shape: ShapeDisplay,
+        /// Its element type.
+        dtype: crate::DType,
+        /// The bytes asked for, or `None` if the count overflows.
+        bytes: Option<usize>,
+    },
     /// An index outside its dimension (negative, or not below the dimension's size).
     IndexOutOfRange {
         /// The op, as `index_select`.
@@ -219,10 +231,38 @@ impl fmt::Display for Error {
                 "{op}: axis {axis} is out of range or repeated for shape {shape} (rank {})",
                 shape.0.len()
             ),
-            Error::ElementCount { op, got, shape } => write!(
+            Error::ElementCount { op, got, shape } => {
+                match shape.0.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+                    Some(n) => write!(
+                        f,
+                        "{op}: {got} elements do not fill shape {shape} ({n} elements)"
+                    ),
+                    None => write!(
+                        f,
+                        "{op}: {got} elements do not fill shape {shape} (its element count \
+                         overflows)"
+                    ),
+                }
+            }
+            Error::OutOfMemory {
+                op,
+                shape,
+                dtype,
+                bytes: Some(bytes),
+            } => write!(
                 f,
-                "{op}: {got} elements do not fill shape {shape} ({} elements)",
-                shape.0.iter().product::<usize>()
+                "{op}: cannot allocate a {dtype:?} tensor of shape {shape}: {bytes} bytes, out of \
+                 memory"
+            ),
+            Error::OutOfMemory {
+                op,
+                shape,
+                dtype,
+                bytes: None,
+            } => write!(
+                f,
+                "{op}: a {dtype:?} tensor of shape {shape} has more bytes than the address space \
+                 (its element count or byte size overflows)"
             ),
             Error::IndexOutOfRange {
                 op,

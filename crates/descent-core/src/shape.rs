@@ -104,6 +104,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
             });
         };
     }
+    checked_numel(op, &out)?;
     Ok(out)
 }
 

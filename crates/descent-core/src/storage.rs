@@ -1,15 +1,18 @@
 //! Reference-counted element buffers, shared between views and copied on write.
+//!
+//! The buffers are `descent_kernels::buffer::SharedBuffer`s: one allocation each, recycled through
+//! the kernels' bounded size-class pool when the last view drops.
 
-use std::sync::Arc;
+use descent_kernels::buffer::SharedBuffer;
 
 /// A tensor's buffer. Views share it; mutation copies it first if it is shared.
 #[derive(Clone, Debug)]
 #[doc(hidden)]
 pub enum Storage {
     /// `f32` elements.
-    F32(Arc<[f32]>),
+    F32(SharedBuffer<f32>),
     /// `f64` elements.
-    F64(Arc<[f64]>),
+    F64(SharedBuffer<f64>),
 }
 
 impl Storage {
@@ -29,8 +32,8 @@ impl Storage {
     /// Whether two storages are the same buffer.
     pub fn same_buffer(&self, other: &Storage) -> bool {
         match (self, other) {
-            (Storage::F32(a), Storage::F32(b)) => Arc::ptr_eq(a, b),
-            (Storage::F64(a), Storage::F64(b)) => Arc::ptr_eq(a, b),
+            (Storage::F32(a), Storage::F32(b)) => SharedBuffer::ptr_eq(a, b),
+            (Storage::F64(a), Storage::F64(b)) => SharedBuffer::ptr_eq(a, b),
             _ => false,
         }
     }

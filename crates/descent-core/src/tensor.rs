@@ -6,10 +6,9 @@ use crate::int_tensor::IntTensor;
 use crate::shape::Layout;
 use crate::storage::Storage;
 use descent_kernels::Float;
-use descent_kernels::buffer::Buffer;
+use descent_kernels::buffer::{Buffer, SharedBuffer};
 use descent_kernels::strided::{self, Strided};
 use std::fmt;
-use std::sync::Arc;
 
 /// An n-dimensional array of `f32` or `f64`.
 ///
@@ -99,8 +98,12 @@ impl Tensor {
             return self.clone();
         }
         with_dtype!(self.dtype(), T => {
-            let v = self.elements::<T>().into_owned();
-            Tensor::from_parts(v, self.shape())
+            let mut out = crate::dtype::for_overwrite::<T>(self.numel());
+            match self.contiguous_slice::<T>() {
+                Some(x) => out.copy_from_slice(x),
+                None => strided::copy(self.shape(), self.strided::<T>(), &mut out),
+            }
+            Tensor::from_parts(out, self.shape())
         })
     }
 
@@ -183,7 +186,7 @@ impl Tensor {
             *self = self.contiguous();
         }
         let buf = T::buffer_mut(&mut self.storage).expect("dtype checked");
-        Ok(Arc::make_mut(buf))
+        Ok(SharedBuffer::make_mut(buf))
     }
 
     /// Bytes of the elements this tensor views (not of the whole shared buffer).
@@ -277,20 +280,27 @@ crate::panicking::panicking! { Tensor, IntTensor:
     dim = try_dim(axis: isize) -> usize;
 }
 
-/// What [`Tensor::from_parts`] takes: an element buffer that becomes a tensor's `Arc<[T]>`.
+/// What [`Tensor::from_parts`] takes: an element buffer that becomes a tensor's `SharedBuffer`.
 pub(crate) trait IntoShared<T> {
-    fn into_shared(self) -> Arc<[T]>;
+    fn into_shared(self) -> SharedBuffer<T>;
 }
 
 impl<T: Element> IntoShared<T> for Buffer<T> {
-    fn into_shared(self) -> Arc<[T]> {
+    fn into_shared(self) -> SharedBuffer<T> {
         Buffer::into_shared(self)
     }
 }
 
 impl<T: Element> IntoShared<T> for Vec<T> {
-    fn into_shared(self) -> Arc<[T]> {
-        Arc::from(self)
+    /// A copy into a pooled buffer.
+    ///
+    /// # Panics
+    /// If the copy cannot be allocated.
+    #[track_caller]
+    fn into_shared(self) -> SharedBuffer<T> {
+        Buffer::try_from_slice(&self)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_shared()
     }
 }
 

@@ -380,7 +380,7 @@ pub fn conv2d<T: Float>(
             }
             return;
         }
-        let mut cols = vec![T::ZERO; k * p];
+        let mut cols = crate::buffer::Buffer::<T>::for_overwrite(k * p); // Overwritten by im2col or a GEMM.
         for (grp, out_g) in out_s.chunks_mut(cog * p).enumerate() {
             im2col(g, &x_s[grp * group_in..(grp + 1) * group_in], &mut cols);
             let w = MatRef {
@@ -503,7 +503,7 @@ pub fn conv2d_backward_input<T: Float>(
             }
             return;
         }
-        let mut cols = vec![T::ZERO; k * p];
+        let mut cols = crate::buffer::Buffer::<T>::for_overwrite(k * p); // Overwritten by im2col or a GEMM.
         for (grp, gin_g) in gin.chunks_mut(group_in).enumerate() {
             let wt = MatRef {
                 data: weight,
@@ -595,7 +595,7 @@ pub fn conv2d_backward_weight<T: Float>(
         return;
     }
     let one = |(grp, gw): (usize, &mut [T])| {
-        let mut cols = vec![T::ZERO; k * p];
+        let mut cols = crate::buffer::Buffer::<T>::for_overwrite(k * p); // Overwritten by im2col or a GEMM.
         for s in 0..g.n {
             let at = s * sample_in + grp * group_in;
             im2col(g, &input[at..at + group_in], &mut cols);

@@ -36,7 +36,7 @@ impl Tensor {
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let (sa, sb) = (self.strides_for(&shape), rhs.strides_for(&shape));
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(shape.iter().product());
+            let mut out = crate::dtype::try_for_overwrite::<T>(name, &shape)?;
             if self.shape() == rhs.shape()
                 && let (Some(a), Some(b)) =
                     (self.contiguous_slice::<T>(), rhs.contiguous_slice::<T>())

@@ -111,7 +111,7 @@ impl Tensor {
             on_false.strides_for(&shape),
         );
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(shape.iter().product());
+            let mut out = crate::dtype::for_overwrite::<T>(shape.iter().product());
             strided::select(
                 &shape,
                 strided::Strided::new(self.buffer::<T>(), &sc, self.layout.offset),

@@ -215,7 +215,7 @@ impl Tensor {
 fn conv2d_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     let (x, w, b) = (x.contiguous(), w.contiguous(), b.map(Tensor::contiguous));
     with_dtype!(x.dtype(), T => {
-        let mut out = crate::dtype::zeros::<T>(g.n * g.c_out * g.p());
+        let mut out = crate::dtype::for_overwrite::<T>(g.n * g.c_out * g.p());
         conv::conv2d(
             g,
             x.contiguous_slice::<T>().expect("contiguous"),

@@ -52,7 +52,7 @@ impl Tensor {
         let mut shape = first.dims();
         shape[a] = total;
         Ok(with_dtype!(first.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(outer * total * inner);
+            let mut out = crate::dtype::for_overwrite::<T>(outer * total * inner);
             let row = total * inner;
             let mut at = 0;
             for t in tensors {

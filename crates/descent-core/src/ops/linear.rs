@@ -136,7 +136,7 @@ impl Tensor {
         out_shape.push(n);
         let (x, xo, rs, cs) = as_matrix(self);
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(m * n);
+            let mut out = crate::dtype::try_for_overwrite::<T>("linear", &out_shape)?;
             let a = MatRef { data: x.buffer::<T>(), offset: xo, rs, cs };
             // W^T as a k x n matrix: W's strides swapped.
             let wt = MatRef {
@@ -180,7 +180,7 @@ impl BackwardRule for LinearNode {
         {
             // dx = G W: [m, n] x [n, k].
             let dx = with_dtype!(g.dtype(), T => {
-                let mut out = crate::dtype::zeros::<T>(m * k);
+                let mut out = crate::dtype::for_overwrite::<T>(m * k);
                 let gm = MatRef { data: g2.buffer::<T>(), offset: go, rs: n, cs: 1 };
                 let wm = MatRef {
                     data: w.buffer::<T>(),
@@ -199,7 +199,7 @@ impl BackwardRule for LinearNode {
             // dW = G^T x: [n, m] x [m, k], G^T and x read through their strides.
             let (xm, xo, rs, cs) = as_matrix(x);
             let dw = with_dtype!(g.dtype(), T => {
-                let mut out = crate::dtype::zeros::<T>(n * k);
+                let mut out = crate::dtype::for_overwrite::<T>(n * k);
                 let gt = MatRef { data: g2.buffer::<T>(), offset: go, rs: 1, cs: n };
                 let xr = MatRef { data: xm.buffer::<T>(), offset: xo, rs, cs };
                 gemm(n, m, k, gt, xr, &mut out);

@@ -197,8 +197,8 @@ fn cross_entropy_forward(
             weight: w,
             smoothing: T::from_f64(eps),
         };
-        let mut loss = crate::dtype::zeros::<T>(rows);
-        let mut saved = crate::dtype::zeros::<T>(2 * rows);
+        let mut loss = crate::dtype::for_overwrite::<T>(rows);
+        let mut saved = crate::dtype::for_overwrite::<T>(2 * rows);
         let total = kernel::forward(&a, &mut loss, &mut saved);
         (
             Tensor::from_parts(loss, target.shape()),
@@ -272,7 +272,7 @@ impl BackwardRule for CrossEntropyNode {
                 weight: self.weight.as_ref().map(|w| w.contiguous_slice::<T>().expect("contiguous")),
                 smoothing: T::from_f64(self.smoothing),
             };
-            let mut dx = crate::dtype::zeros::<T>(self.x.numel());
+            let mut dx = crate::dtype::for_overwrite::<T>(self.x.numel());
             kernel::backward(
                 &a,
                 self.saved.contiguous_slice::<T>().expect("contiguous"),

@@ -90,7 +90,7 @@ impl Tensor {
         let a_offsets: Vec<usize> = (0..nb).map(|i| offset(i, &sa, a.layout.offset)).collect();
         let b_offsets: Vec<usize> = (0..nb).map(|i| offset(i, &sb, b.layout.offset)).collect();
         let out = with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(nb * m * n);
+            let mut out = crate::dtype::try_for_overwrite::<T>("matmul", &out_shape)?;
             let am = MatRef { data: a.buffer::<T>(), offset: 0, rs: rsa, cs: csa };
             let bm = MatRef { data: b.buffer::<T>(), offset: 0, rs: rsb, cs: csb };
             gemm_batched(m, k, n, am, &a_offsets, bm, &b_offsets, &mut out);

@@ -174,8 +174,8 @@ fn batch_norm_forward(
         let xs = x.contiguous_slice::<T>().expect("contiguous");
         let (mean, var, batch) = match stats {
             BatchNormStats::Batch => {
-                let mut mean = crate::dtype::zeros::<T>(l.c);
-                let mut var = crate::dtype::zeros::<T>(l.c);
+                let mut mean = crate::dtype::for_overwrite::<T>(l.c);
+                let mut var = crate::dtype::for_overwrite::<T>(l.c);
                 norm::channel_moments(xs, l, &mut mean, &mut var);
                 let (mean, var) = (Tensor::from_parts(mean, &c), Tensor::from_parts(var, &c));
                 let m = l.per_channel() as f64;
@@ -184,14 +184,14 @@ fn batch_norm_forward(
             }
             BatchNormStats::Running { mean, var } => (mean.contiguous(), var.contiguous(), None),
         };
-        let mut invstd = crate::dtype::zeros::<T>(l.c);
+        let mut invstd = crate::dtype::for_overwrite::<T>(l.c);
         norm::inv_std(
             var.contiguous_slice::<T>().expect("contiguous"),
             T::from_f64(eps),
             &mut invstd,
         );
         let invstd = Tensor::from_parts(invstd, &c);
-        let mut y = crate::dtype::zeros::<T>(l.numel());
+        let mut y = crate::dtype::for_overwrite::<T>(l.numel());
         norm::batch_norm_forward(
             xs,
             l,
@@ -258,9 +258,9 @@ fn layer_norm_forward(
     let x = x.contiguous();
     let (weight, bias) = (weight.map(Tensor::contiguous), bias.map(Tensor::contiguous));
     Ok(with_dtype!(x.dtype(), T => {
-        let mut y = crate::dtype::zeros::<T>(rows * d);
-        let mut mean = crate::dtype::zeros::<T>(rows);
-        let mut invstd = crate::dtype::zeros::<T>(rows);
+        let mut y = crate::dtype::for_overwrite::<T>(rows * d);
+        let mut mean = crate::dtype::for_overwrite::<T>(rows);
+        let mut invstd = crate::dtype::for_overwrite::<T>(rows);
         norm::layer_norm_forward(
             x.contiguous_slice::<T>().expect("contiguous"),
             rows,

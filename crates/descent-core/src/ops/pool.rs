@@ -153,7 +153,7 @@ impl Tensor {
         let x = self.contiguous();
         let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(g.planes * g.oh * g.ow);
+            let mut out = crate::dtype::for_overwrite::<T>(g.planes * g.oh * g.ow);
             let mut idx = vec![0usize; out.len()];
             pool::max_pool2d(&g, x.contiguous_slice::<T>().expect("contiguous"), &mut out, &mut idx);
             (Tensor::from_parts(out, &shape), idx)
@@ -186,7 +186,7 @@ impl Tensor {
         let x = self.contiguous();
         let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
         Ok(with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(g.planes * g.oh * g.ow);
+            let mut out = crate::dtype::for_overwrite::<T>(g.planes * g.oh * g.ow);
             pool::avg_pool2d(
                 &g,
                 x.contiguous_slice::<T>().expect("contiguous"),
@@ -252,7 +252,7 @@ impl Tensor {
         let x = self.contiguous();
         let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
         with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(g.planes * g.oh * g.ow);
+            let mut out = crate::dtype::for_overwrite::<T>(g.planes * g.oh * g.ow);
             pool::adaptive_avg_pool2d(g, x.contiguous_slice::<T>().expect("contiguous"), &mut out);
             Tensor::from_parts(out, &shape)
         })

@@ -114,7 +114,7 @@ impl Tensor {
         };
         Ok(with_dtype!(self.dtype(), T => {
             let x = p.input.contiguous_slice::<T>().expect("planned input is contiguous");
-            let mut out = crate::dtype::zeros::<T>(outer * p.inner);
+            let mut out = crate::dtype::for_overwrite::<T>(outer * p.inner);
             reduce::reduce(op, x, outer, p.len, p.inner, &mut out);
             Tensor::from_parts(out, &p.out_shape)
         }))

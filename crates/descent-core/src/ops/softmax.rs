@@ -31,7 +31,7 @@ impl Tensor {
         let inner: usize = self.shape()[a + 1..].iter().product();
         Ok(with_dtype!(self.dtype(), T => {
             let xs = x.contiguous_slice::<T>().expect("contiguous");
-            let mut out = crate::dtype::zeros::<T>(xs.len());
+            let mut out = crate::dtype::for_overwrite::<T>(xs.len());
             descent_kernels::softmax::softmax(xs, outer, len, inner, &mut out, log);
             Tensor::from_parts(out, self.shape())
         }))

@@ -19,7 +19,7 @@ impl Tensor {
     /// Applies a unary kernel op to every element (the shared forward of this family).
     pub(crate) fn map_unary(&self, op: UnaryOp) -> Tensor {
         with_dtype!(self.dtype(), T => {
-            let mut out = crate::dtype::zeros::<T>(self.numel());
+            let mut out = crate::dtype::for_overwrite::<T>(self.numel());
             match self.contiguous_slice::<T>() {
                 // The common case skips the n-d walk (W4: a third of a small op's kernel time).
                 Some(x) => elementwise::unary(op, x, &mut out),
@@ -53,7 +53,7 @@ impl BackwardRule for UnaryNode {
             let saved = self.saved.as_ref().map(|t| t.elements::<T>());
             let saved: &[T] = saved.as_deref().unwrap_or(&[]);
             let (xs, ys) = if need.input { (saved, &[][..]) } else { (&[][..], saved) };
-            let mut out = crate::dtype::zeros::<T>(gs.len());
+            let mut out = crate::dtype::for_overwrite::<T>(gs.len());
             unary_grad(self.op, xs, ys, &gs, &mut out);
             Tensor::from_parts(out, g.shape())
         });

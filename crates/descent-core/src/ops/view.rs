@@ -163,6 +163,7 @@ fn narrow<V: Viewable>(x: &V, axis: isize, start: usize, len: usize) -> Result<V
 fn broadcast_to<V: Viewable>(x: &V, shape: impl AsRef<[usize]>) -> Result<V> {
     let l = x.view_layout();
     let target = shape.as_ref();
+    crate::shape::checked_numel("broadcast_to", target)?;
     let ok = target.len() >= l.shape.len()
         && l.shape
             .iter()
@@ -396,7 +397,7 @@ fn infer_shape(op: &'static str, dims: &[isize], numel: usize, from: &[usize]) -
         }
         shape[i] = numel / known;
     }
-    if shape.iter().product::<usize>() != numel {
+    if shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(numel) {
         return Err(Error::ElementCount {
             op,
             got: numel,
