@@ -166,6 +166,8 @@ macro_rules! impl_float {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
+            // SAFETY: the contract is the trait method's (`# Safety` on `Float::gemm_raw`);
+            // the body only forwards to matrixmultiply under that same contract.
             #[inline]
             unsafe fn gemm_raw(
                 m: usize,
