@@ -101,12 +101,36 @@ impl IntTensor {
     }
 
     /// A tensor of `shape` filled with `value`.
-    pub fn full(shape: impl AsRef<[usize]>, value: i64) -> IntTensor {
+    ///
+    /// # Errors
+    /// If the element count overflows or the memory cannot be allocated (an error naming the
+    /// shape and the bytes, never an abort).
+    pub fn try_full(shape: impl AsRef<[usize]>, value: i64) -> Result<IntTensor> {
         let shape = shape.as_ref();
-        IntTensor {
-            data: Arc::from(vec![value; shape.iter().product()]),
+        let n = crate::shape::checked_numel("IntTensor::full", shape)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(n)
+            .map_err(|_| Error::InvalidArgument {
+                op: "IntTensor::full",
+                message: format!(
+                    "cannot allocate {} bytes for an integer tensor of shape {shape:?}",
+                    n.saturating_mul(8)
+                ),
+            })?;
+        data.resize(n, value);
+        Ok(IntTensor {
+            data: Arc::from(data),
             layout: Layout::contiguous(shape),
-        }
+        })
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// As [`IntTensor::try_full`] errs, naming the shape and the bytes.
+    #[track_caller]
+    pub fn full(shape: impl AsRef<[usize]>, value: i64) -> IntTensor {
+        or_panic(IntTensor::try_full(shape, value))
     }
 
     /// A tensor of zeros.

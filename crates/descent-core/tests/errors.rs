@@ -705,3 +705,20 @@ fn error_values_are_structured() {
         other => panic!("wrong variant {other:?}"),
     }
 }
+
+#[test]
+fn integer_tensors_of_impossible_sizes_are_errors_not_aborts() {
+    use descent_core::IntTensor;
+    let e = IntTensor::try_full([1usize << 40], 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("8796093022208 bytes") && e.contains("[1099511627776]"),
+        "{e}"
+    );
+    let e = IntTensor::try_full([1usize << 62, 16], 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("more elements than fit"), "{e}");
+    assert_eq!(IntTensor::try_full([2, 3], 7).unwrap().to_vec(), vec![7; 6]);
+}
