@@ -5,7 +5,7 @@
 # and no "panicked" anywhere. Usage: .ci/example_cli.sh (builds the examples in release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXAMPLES=(mlp cnn linear_regression optimizers_2d basics)
+EXAMPLES=(mlp cnn linear_regression optimizers_2d basics reinforce)
 cargo build --release -q $(printf -- '--example %s ' "${EXAMPLES[@]}")
 BIN=$(cd "${CARGO_TARGET_DIR:-target}/release/examples" && pwd)
 WORK=$(mktemp -d)
@@ -84,6 +84,14 @@ basics --size 0
 basics --size -1
 basics --size
 basics --seed x
+reinforce --bogus
+reinforce --episodes 0
+reinforce --episodes -1
+reinforce --lr 0
+reinforce --lr nan
+reinforce --seed x
+reinforce --out
+reinforce --out /dev/null/x.svg --episodes 1
 "
 n=0
 while read -r name args; do
