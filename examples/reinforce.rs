@@ -42,10 +42,11 @@ usage: reinforce [options]
   --lr LR         Adam's learning rate (default 0.01)
   --seed S        seed of the policy's initialization, the initial states and the actions
                   (default 0)
-  --out FILE      where to draw the returns per episode (default runs/reinforce.svg)
+  --out FILE      where to draw the returns per episode (default reinforce.svg)
   -h, --help      print this help
 
-Try --lr 0.1 (the policy locks onto one action and stops learning) or --lr 0.0001 (slow).";
+Try --lr 0.03 (the policy locks onto one action within 50 episodes and never recovers) or
+--lr 0.0003 (it learns, but slowly: an average near 120 after 1,000 episodes).";
 
 /// The command line.
 struct Config {
@@ -62,7 +63,7 @@ fn parse_args() -> Result<Option<Config>, lexopt::Error> {
         episodes: 1000,
         lr: 1e-2,
         seed: 0,
-        out: PathBuf::from("runs/reinforce.svg"),
+        out: PathBuf::from("reinforce.svg"),
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
