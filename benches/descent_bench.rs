@@ -439,10 +439,8 @@ fn run(cfg: &Config, workload: &str) {
         "w5" => w5(cfg),
         _ => unreachable!("workloads are checked when parsed"),
     }
-    print_peak_rss(
-        &format!("{} peak RSS", workload.to_uppercase()),
-        since_reset,
-    );
+    let id = workload.replacen('w', "W", 1);
+    print_peak_rss(&format!("{id} peak RSS"), since_reset);
 }
 
 const HELP: &str = "\
