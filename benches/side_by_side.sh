@@ -8,8 +8,10 @@
 #
 # Environment: ANCHORS (default ../shared/anchors), PYTHON (default $ANCHORS/.venv/bin/python,
 # or /work/venv/bin/python when that exists), MIN_SECS and REPEATS (passed to both sides),
-# CARGO_TARGET_DIR (where the release example is). Prints one line per run, to be read by eye or
-# by benches/side_by_side_ratios.py.
+# CARGO_TARGET_DIR (where the release example is), PASSIVE=1 to also run PyTorch a second time
+# with OMP_WAIT_POLICY=PASSIVE (its OpenMP threads sleep instead of spinning while they wait: on a
+# loaded machine the default spinning can cost PyTorch 10-40x). Prints one line per run, to be
+# read by eye or by benches/side_by_side_ratios.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs="$1"
@@ -28,5 +30,9 @@ for p in $(seq 1 "$pairs"); do
         /usr/bin/time -f "maxrss_kb %M" "$BIN" "$w" 2>&1 | grep -v '^descent '
         echo "## pair $p $w torch $(date -u +%H:%M:%S) $(load)"
         (cd "$ANCHORS/python" && /usr/bin/time -f "maxrss_kb %M" "$PYTHON" bench_torch.py "$w" 2>&1 | grep -v '^torch ')
+        if [ -n "${PASSIVE:-}" ]; then
+            echo "## pair $p $w torch-passive $(date -u +%H:%M:%S) $(load)"
+            (cd "$ANCHORS/python" && OMP_WAIT_POLICY=PASSIVE /usr/bin/time -f "maxrss_kb %M" "$PYTHON" bench_torch.py "$w" 2>&1 | grep -v '^torch ')
+        fi
     done
 done

@@ -15,7 +15,7 @@ import sys
 runs = {}  # (pair, workload, side) -> {"load": .., "rss": .., "lines": {label: median}}
 cur = None
 for line in sys.stdin:
-    m = re.match(r"## pair (\d+) (\w+) (descent|torch) \S+ load ([\d.]+) running (\d+)", line)
+    m = re.match(r"## pair (\d+) (\w+) (descent|torch|torch-passive) \S+ load ([\d.]+) running (\d+)", line)
     if m:
         cur = {"load": float(m[4]), "running": int(m[5]), "rss": None, "lines": {}}
         runs[(int(m[1]), m[2], m[3])] = cur
@@ -48,17 +48,19 @@ workloads = sorted({w for (_, w, _) in runs}, key=lambda w: list(MATCH).index(w)
 for w in workloads:
     pairs = sorted({p for (p, ww, _) in runs if ww == w})
     for dl, tl in MATCH[w]:
-        ratios = []
-        print(f"{w}: {dl}  vs  {tl}")
-        for p in pairs:
-            d, t = runs.get((p, w, "descent")), runs.get((p, w, "torch"))
-            if not d or not t or dl not in d["lines"] or tl not in t["lines"]:
-                continue
-            (dv, unit), (tv, _) = d["lines"][dl], t["lines"][tl]
-            r = tv / dv if unit == "us/op" else dv / tv
-            ratios.append(r)
-            print(f"  pair {p}: descent {dv:g} {unit} (load {d['load']}, rss {d['rss']:.0f} MB)"
-                  f"  torch {tv:g} (load {t['load']}, rss {t['rss']:.0f} MB)  ratio {r:.2f}")
-        if ratios:
-            print(f"  median ratio {statistics.median(ratios):.2f} "
-                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}; {len(ratios)} pairs)")
+        for side in ("torch", "torch-passive"):
+            ratios = []
+            for p in pairs:
+                d, t = runs.get((p, w, "descent")), runs.get((p, w, side))
+                if not d or not t or dl not in d["lines"] or tl not in t["lines"]:
+                    continue
+                if not ratios:
+                    print(f"{w}: {dl}  vs  {side} {tl}")
+                (dv, unit), (tv, _) = d["lines"][dl], t["lines"][tl]
+                r = tv / dv if unit == "us/op" else dv / tv
+                ratios.append(r)
+                print(f"  pair {p}: descent {dv:g} {unit} (load {d['load']}, rss {d['rss']:.0f} MB)"
+                      f"  {side} {tv:g} (load {t['load']}, rss {t['rss']:.0f} MB)  ratio {r:.2f}")
+            if ratios:
+                print(f"  median ratio {statistics.median(ratios):.2f} "
+                      f"(min {min(ratios):.2f}, max {max(ratios):.2f}; {len(ratios)} pairs)")
