@@ -3,7 +3,7 @@
 use crate::history::{EpochRecord, History};
 use crate::progress::{Progress, Reporter};
 use descent_core::io::{self, WeightFile};
-use descent_core::{Error, IntTensor, Params, Result, Tape, Var};
+use descent_core::{Error, IntTensor, Params, Result, Tape, Tensor, Var};
 use descent_data::{Batch, DataLoader};
 use descent_nn::{Ctx, Module};
 use descent_optim::checkpoint::{load_optimizer_entries, optimizer_entries};
@@ -319,100 +319,36 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         let lr = self.optimizer.lr();
         let tape = Tape::new();
         let ctx = Ctx::train(self.seed, state.epoch, state.step);
-        let out = self.model.forward(&tape.constant(&batch.features), &ctx)?;
-        let loss = (self.loss)(&out, &batch.labels)?;
-        let value = loss.value().try_item()?;
-        if !value.is_finite() && state.step == 0 {
-            // At the first step no update has acted: the data or the model is at fault.
-            return Err(Error::NonFinite {
-                what: "loss".to_string(),
-                value: if value.is_nan() { "NaN" } else { "inf" },
-                step: 1,
-                lr,
-                loss: Some(value),
-            });
-        }
-        if self.guard
-            && let Some(err) = explosion(state, value, batch.len(), lr)
-        {
-            return Err(err);
-        }
-        if self.guard {
-            let initial = state.initial_sum / state.initial_count.max(1) as f64;
-            match monitor.observe(value) {
-                Trend::NonFinite => {
-                    return Err(Error::Diverged {
-                        step: state.step,
-                        lr,
-                        suggested_lr: lr / 10.0,
-                        detail: format!(
-                            "the loss is {value} (epoch {}, batch {}); the last finite losses \
-                             were {:?} (turn this check off with lr_warnings(false))",
-                            state.epoch + 1,
-                            state.position + 1,
-                            last_few(&monitor.recent())
-                        ),
-                    });
-                }
-                // A climb back above the untrained model's loss is divergence; a climb below it
-                // (noise near convergence, or a schedule's restart) is only worth a word.
-                Trend::Rising { from, to } if to > initial => {
-                    return Err(Error::Diverged {
-                        step: state.step,
-                        lr,
-                        suggested_lr: lr / 10.0,
-                        detail: format!(
-                            "the mean training loss rose from {from:.4e} to {to:.4e} over the \
-                             last {} steps, above the initial {initial:.4e} (epoch {}; turn \
-                             this check off with lr_warnings(false))",
-                            2 * monitor.window(),
-                            state.epoch + 1
-                        ),
-                    });
-                }
-                // Near convergence (below half the initial loss) relative wiggles say nothing.
-                rising @ Trend::Rising { .. }
-                    if *warned_epoch != Some(state.epoch)
-                        && monitor_mean(monitor) > 0.5 * initial =>
-                {
-                    *warned_epoch = Some(state.epoch);
-                    let w = format!(
-                        "epoch {}, step {}: {rising} (it is {lr})",
-                        state.epoch + 1,
-                        state.step
-                    );
-                    reporter.warn(&w);
-                    state.history.warnings.push(w);
-                }
-                // A stall after the loss has halved is most likely convergence.
-                stalled @ Trend::Stalled { .. }
-                    if *warned_epoch != Some(state.epoch)
-                        && monitor_mean(monitor) > 0.5 * initial =>
-                {
-                    *warned_epoch = Some(state.epoch);
-                    let w = format!(
-                        "epoch {}, step {}: {stalled} (it is {lr}; the loss is still above half \
-                         its initial {initial:.4e})",
-                        state.epoch + 1,
-                        state.step
-                    );
-                    reporter.warn(&w);
-                    state.history.warnings.push(w);
-                }
-                _ => {}
-            }
-        }
+        let guard = self.guard;
         let n = batch.len() as u64;
-        if out.shape().len() == 2 && batch.labels.shape() == [batch.len()] {
-            let predicted = out.value().try_argmax(1, false)?;
-            state.correct += predicted.try_eq(&batch.labels)?.sum_all() as u64;
-            state.counted += n;
-        }
-        let mut grads = loss.backward();
-        if let Some(max_norm) = self.clip_norm {
-            clip_grad_norm(&*self.model, &mut grads, max_norm)?;
-        }
-        self.optimizer.step(&mut *self.model, &grads)?;
+        let value = step_with(
+            &mut *self.model,
+            &mut *self.optimizer,
+            &tape,
+            &batch.features,
+            &batch.labels,
+            &ctx,
+            &*self.loss,
+            self.clip_norm,
+            &mut |value, out| {
+                check_step(
+                    guard,
+                    state,
+                    monitor,
+                    reporter,
+                    warned_epoch,
+                    value,
+                    lr,
+                    batch.len(),
+                )?;
+                if out.shape().len() == 2 && batch.labels.shape() == [batch.len()] {
+                    let predicted = out.value().try_argmax(1, false)?;
+                    state.correct += predicted.try_eq(&batch.labels)?.sum_all() as u64;
+                    state.counted += n;
+                }
+                Ok(())
+            },
+        )?;
         state.loss_sum += value * n as f64;
         state.seen += n;
         state.step += 1;
@@ -494,6 +430,181 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         }
         Ok(state)
     }
+}
+
+/// One training step, the one [`Learner::fit`] takes for each batch: a training forward of
+/// `model` on `features` under `ctx`, the `loss` against `labels`, backward, and an
+/// `optimizer` step. Returns the loss.
+///
+/// The forward and backward are recorded on `tape`, which must be fresh (or
+/// [`reset`](Tape::reset)); a tape with [`enable_profile`](Tape::enable_profile) on tells where
+/// the step's time goes, op by op. There is no schedule, clipping, metric or guard rail here:
+/// those are the loop's.
+///
+/// ```
+/// use descent_core::{IntTensor, Tape, Tensor};
+/// use descent_nn::{Ctx, Linear, Seeds};
+/// use descent_optim::Sgd;
+/// use descent_train::train_step;
+///
+/// let mut model = Linear::new(3, 2, true, &Seeds::new(0).stream("0"));
+/// let mut opt = Sgd::new(0.1).unwrap();
+/// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0], [2, 3]);
+/// let y = IntTensor::from(&[0usize, 1][..]);
+/// let loss = |out: &descent_core::Var, y: &IntTensor| out.try_cross_entropy(y);
+/// let first = train_step(&mut model, &mut opt, &Tape::new(), &x, &y, &Ctx::train(0, 0, 0), &loss)
+///     .unwrap();
+/// let mut last = first;
+/// for step in 1..20 {
+///     last = train_step(&mut model, &mut opt, &Tape::new(), &x, &y, &Ctx::train(0, 0, step), &loss)
+///         .unwrap();
+/// }
+/// assert!(last < first);
+/// ```
+///
+/// # Errors
+/// A forward or loss error (a consumed `tape` included), or the optimizer's (a non-finite loss
+/// or gradient: then no parameter changed).
+pub fn train_step<M: Module + Params>(
+    model: &mut M,
+    optimizer: &mut dyn Optimizer,
+    tape: &Tape,
+    features: &Tensor,
+    labels: &IntTensor,
+    ctx: &Ctx,
+    loss: &dyn Fn(&Var, &IntTensor) -> Result<Var>,
+) -> Result<f64> {
+    step_with(
+        model,
+        optimizer,
+        tape,
+        features,
+        labels,
+        ctx,
+        loss,
+        None,
+        &mut |_, _| Ok(()),
+    )
+}
+
+/// [`train_step`] with the loop's two additions: `inspect` sees the loss and the model's
+/// output before backward (and may stop the step with an error, before anything changed), and
+/// the gradients' global norm is clipped to `clip_norm` before the update.
+#[allow(clippy::too_many_arguments)]
+fn step_with<M: Module + Params>(
+    model: &mut M,
+    optimizer: &mut dyn Optimizer,
+    tape: &Tape,
+    features: &Tensor,
+    labels: &IntTensor,
+    ctx: &Ctx,
+    loss: &dyn Fn(&Var, &IntTensor) -> Result<Var>,
+    clip_norm: Option<f64>,
+    inspect: &mut dyn FnMut(f64, &Var) -> Result<()>,
+) -> Result<f64> {
+    let out = model.forward(&tape.constant(features), ctx)?;
+    let loss = loss(&out, labels)?;
+    let value = loss.value().try_item()?;
+    inspect(value, &out)?;
+    let mut grads = loss.backward();
+    if let Some(max_norm) = clip_norm {
+        clip_grad_norm(&*model, &mut grads, max_norm)?;
+    }
+    optimizer.step(model, &grads)?;
+    Ok(value)
+}
+
+/// The loop's checks of a step's loss `value` before its update: a non-finite loss at the first
+/// step (blamed on the data or the model), and with the guard rails on, an exploding, diverging,
+/// climbing or stalled loss (errors stop the run, warnings are printed and kept).
+#[allow(clippy::too_many_arguments)]
+fn check_step(
+    guard: bool,
+    state: &mut LoopState,
+    monitor: &mut LossMonitor,
+    reporter: &Reporter,
+    warned_epoch: &mut Option<u64>,
+    value: f64,
+    lr: f64,
+    batch: usize,
+) -> Result<()> {
+    if !value.is_finite() && state.step == 0 {
+        // At the first step no update has acted: the data or the model is at fault.
+        return Err(Error::NonFinite {
+            what: "loss".to_string(),
+            value: if value.is_nan() { "NaN" } else { "inf" },
+            step: 1,
+            lr,
+            loss: Some(value),
+        });
+    }
+    if guard && let Some(err) = explosion(state, value, batch, lr) {
+        return Err(err);
+    }
+    if guard {
+        let initial = state.initial_sum / state.initial_count.max(1) as f64;
+        match monitor.observe(value) {
+            Trend::NonFinite => {
+                return Err(Error::Diverged {
+                    step: state.step,
+                    lr,
+                    suggested_lr: lr / 10.0,
+                    detail: format!(
+                        "the loss is {value} (epoch {}, batch {}); the last finite losses \
+                         were {:?} (turn this check off with lr_warnings(false))",
+                        state.epoch + 1,
+                        state.position + 1,
+                        last_few(&monitor.recent())
+                    ),
+                });
+            }
+            // A climb back above the untrained model's loss is divergence; a climb below it
+            // (noise near convergence, or a schedule's restart) is only worth a word.
+            Trend::Rising { from, to } if to > initial => {
+                return Err(Error::Diverged {
+                    step: state.step,
+                    lr,
+                    suggested_lr: lr / 10.0,
+                    detail: format!(
+                        "the mean training loss rose from {from:.4e} to {to:.4e} over the \
+                         last {} steps, above the initial {initial:.4e} (epoch {}; turn \
+                         this check off with lr_warnings(false))",
+                        2 * monitor.window(),
+                        state.epoch + 1
+                    ),
+                });
+            }
+            // Near convergence (below half the initial loss) relative wiggles say nothing.
+            rising @ Trend::Rising { .. }
+                if *warned_epoch != Some(state.epoch) && monitor_mean(monitor) > 0.5 * initial =>
+            {
+                *warned_epoch = Some(state.epoch);
+                let w = format!(
+                    "epoch {}, step {}: {rising} (it is {lr})",
+                    state.epoch + 1,
+                    state.step
+                );
+                reporter.warn(&w);
+                state.history.warnings.push(w);
+            }
+            // A stall after the loss has halved is most likely convergence.
+            stalled @ Trend::Stalled { .. }
+                if *warned_epoch != Some(state.epoch) && monitor_mean(monitor) > 0.5 * initial =>
+            {
+                *warned_epoch = Some(state.epoch);
+                let w = format!(
+                    "epoch {}, step {}: {stalled} (it is {lr}; the loss is still above half \
+                     its initial {initial:.4e})",
+                    state.epoch + 1,
+                    state.step
+                );
+                reporter.warn(&w);
+                state.history.warnings.push(w);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The mean of the monitor's last window.

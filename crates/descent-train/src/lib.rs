@@ -13,5 +13,5 @@ mod learner;
 mod progress;
 
 pub use history::{EpochRecord, History};
-pub use learner::{Learner, LossFn, evaluate};
+pub use learner::{Learner, LossFn, evaluate, train_step};
 pub use progress::Progress;

@@ -3,12 +3,12 @@
 //! bit (an MLP with dropout, and a CNN with BatchNorm and dropout), a failed resume changes
 //! nothing, and the curves are written.
 
-use descent_core::{Error, IntTensor, Params, Tensor};
+use descent_core::{Error, IntTensor, Params, Tape, Tensor, Var};
 use descent_data::{DataLoader, TensorDataset, digits, split};
-use descent_nn::{Dropout, Flatten, Linear, Module, ReLU, Seeds, Sequential};
+use descent_nn::{Ctx, Dropout, Flatten, Linear, Module, ReLU, Seeds, Sequential};
 use descent_optim::schedule::CosineAnnealing;
 use descent_optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-use descent_train::{Learner, Progress};
+use descent_train::{Learner, Progress, train_step};
 use std::path::PathBuf;
 
 fn data() -> (TensorDataset, TensorDataset) {
@@ -401,4 +401,60 @@ fn resuming_a_cnn_with_batchnorm_and_dropout_equals_an_uninterrupted_run() {
         assert_eq!((a.train_loss, a.lr), (b.train_loss, b.lr));
     }
     std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn train_step_is_the_step_fit_takes() {
+    // Three steps of the loop and three `train_step` calls on the same batches, with dropout
+    // (its masks derive from the `Ctx`), end in the same bits.
+    let (train, _) = data();
+    let loader = DataLoader::new(train, 32).unwrap().shuffle(2);
+    let mut looped = mlp(3);
+    let mut opt = Adam::new(AdamConfig::default()).unwrap();
+    Learner::new(&mut looped, &mut opt)
+        .seed(4)
+        .max_steps(3)
+        .progress(Progress::Quiet)
+        .fit(&loader)
+        .unwrap();
+
+    let mut stepped = mlp(3);
+    let mut opt = Adam::new(AdamConfig::default()).unwrap();
+    let loss = |out: &Var, y: &IntTensor| out.try_cross_entropy(y);
+    let mut losses = Vec::new();
+    for (step, batch) in loader.epoch(0).take(3).enumerate() {
+        let ctx = Ctx::train(4, 0, step as u64);
+        let tape = Tape::new();
+        let l = train_step(
+            &mut stepped,
+            &mut opt,
+            &tape,
+            &batch.features,
+            &batch.labels,
+            &ctx,
+            &loss,
+        )
+        .unwrap();
+        losses.push(l);
+        assert!(tape.is_consumed());
+    }
+    assert_eq!(bits(&stepped), bits(&looped));
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+
+    // A consumed tape is an error, and nothing changes.
+    let tape = Tape::new();
+    let _ = tape.var(Tensor::zeros([1])).sum_all().backward();
+    let batch = loader.epoch(0).next().unwrap();
+    let before = bits(&stepped);
+    let err = train_step(
+        &mut stepped,
+        &mut opt,
+        &tape,
+        &batch.features,
+        &batch.labels,
+        &Ctx::train(4, 0, 3),
+        &loss,
+    );
+    assert!(err.is_err());
+    assert_eq!(bits(&stepped), before);
 }

@@ -34,7 +34,7 @@ pub mod prelude {
         Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Gd, Optimizer, ParamGroup,
         RmsProp, RmsPropConfig, Sgd, SgdConfig,
     };
-    pub use descent_train::{History, Learner, Progress};
+    pub use descent_train::{History, Learner, Progress, train_step};
 }
 
 /// The README's code blocks, compiled and run as doctests so they stay true.
