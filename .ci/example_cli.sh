@@ -5,7 +5,7 @@
 # and no "panicked" anywhere. Usage: .ci/example_cli.sh (builds the examples in release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXAMPLES=(mlp cnn linear_regression optimizers_2d basics)
+EXAMPLES=(mlp cnn linear_regression optimizers_2d basics vae)
 cargo build --release -q $(printf -- '--example %s ' "${EXAMPLES[@]}")
 BIN=$(cd "${CARGO_TARGET_DIR:-target}/release/examples" && pwd)
 WORK=$(mktemp -d)
@@ -84,6 +84,18 @@ basics --size 0
 basics --size -1
 basics --size
 basics --seed x
+vae --bogus
+vae --lr 0
+vae --lr nan
+vae --batch-size 0
+vae --latent 0
+vae --hidden -4
+vae --epochs x
+vae --seed
+vae --data $WORK/does-not-exist
+vae --data $WORK/garbage
+vae --out /dev/null/runs --epochs 1
+vae extra-positional
 "
 n=0
 while read -r name args; do
