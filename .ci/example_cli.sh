@@ -5,7 +5,7 @@
 # and no "panicked" anywhere. Usage: .ci/example_cli.sh (builds the examples in release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXAMPLES=(mlp cnn linear_regression optimizers_2d basics reinforce)
+EXAMPLES=(mlp cnn linear_regression optimizers_2d basics reinforce vae)
 cargo build --release -q $(printf -- '--example %s ' "${EXAMPLES[@]}")
 BIN=$(cd "${CARGO_TARGET_DIR:-target}/release/examples" && pwd)
 WORK=$(mktemp -d)
@@ -92,6 +92,18 @@ reinforce --lr nan
 reinforce --seed x
 reinforce --out
 reinforce --out /dev/null/x.svg --episodes 1
+vae --bogus
+vae --lr 0
+vae --lr nan
+vae --batch-size 0
+vae --latent 0
+vae --hidden -4
+vae --epochs x
+vae --seed
+vae --data $WORK/does-not-exist
+vae --data $WORK/garbage
+vae --out /dev/null/runs --epochs 1
+vae extra-positional
 "
 n=0
 while read -r name args; do
