@@ -35,6 +35,9 @@
 //! in milliseconds per step. `--quick` runs every workload for a couple of steps, to check
 //! that it runs (CI). Figures and ratios are in `docs/PERFORMANCE.md`.
 
+#[path = "common/workload_models.rs"]
+mod workload_models;
+
 use descent::kernels::matmul::{MatRef, gemm};
 use descent::kernels::{BinaryOp, UnaryOp, elementwise};
 use descent::prelude::*;
@@ -43,6 +46,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::process::exit;
 use std::time::{Duration, Instant};
+use workload_models::{w1_mlp, w2_cnn};
 
 /// The workloads, in the order `all` runs them.
 const WORKLOADS: [&str; 6] = ["w1", "w1b", "w2", "w3", "w4", "w5"];
@@ -167,32 +171,6 @@ fn batch(shape: &[usize], seed: u64) -> (Tensor, IntTensor) {
     let x = Tensor::randn(shape, &mut r);
     let labels: Vec<usize> = (0..shape[0]).map(|_| r.random_range(0..10)).collect();
     (x, IntTensor::from(&labels[..]))
-}
-
-/// W1's MLP: 784 -> 256 -> 256 -> 10 with ReLU (PyTorch's `nn.Linear` initialization).
-fn mlp() -> Sequential {
-    let s = Seeds::new(0);
-    Sequential::new()
-        .push(Linear::new(784, 256, true, &s.stream("0")))
-        .push(ReLU)
-        .push(Linear::new(256, 256, true, &s.stream("2")))
-        .push(ReLU)
-        .push(Linear::new(256, 10, true, &s.stream("4")))
-}
-
-/// W2's CNN: PyTorch's MNIST example net without dropout.
-fn cnn() -> Sequential {
-    let s = Seeds::new(0);
-    Sequential::new()
-        .push(Conv2d::new(1, 32, 3, &s.stream("0")))
-        .push(ReLU)
-        .push(Conv2d::new(32, 64, 3, &s.stream("2")))
-        .push(ReLU)
-        .push(MaxPool2d::new(2))
-        .push(Flatten)
-        .push(Linear::new(9216, 128, true, &s.stream("6")))
-        .push(ReLU)
-        .push(Linear::new(128, 10, true, &s.stream("8")))
 }
 
 fn cross_entropy(out: &Var, labels: &IntTensor) -> Result<Var> {
@@ -424,15 +402,15 @@ fn run(cfg: &Config, workload: &str) {
     match workload {
         "w1" => {
             let (x, y) = batch(&[128, 784], 0);
-            train_workload(cfg, "W1 MLP train step, batch 128", mlp(), &x, &y);
+            train_workload(cfg, "W1 MLP train step, batch 128", w1_mlp(), &x, &y);
         }
         "w1b" => {
             let (x, y) = batch(&[32, 784], 0);
-            train_workload(cfg, "W1b MLP train step, batch 32", mlp(), &x, &y);
+            train_workload(cfg, "W1b MLP train step, batch 32", w1_mlp(), &x, &y);
         }
         "w2" => {
             let (x, y) = batch(&[64, 1, 28, 28], 0);
-            train_workload(cfg, "W2 CNN train step, batch 64", cnn(), &x, &y);
+            train_workload(cfg, "W2 CNN train step, batch 64", w2_cnn(), &x, &y);
         }
         "w3" => w3(cfg),
         "w4" => w4(cfg),

@@ -8,21 +8,14 @@
 //!
 //! Run: `cargo bench --bench nn_eval`.
 
+#[path = "common/workload_models.rs"]
+mod workload_models;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use descent::nn::ReLU;
 use descent::prelude::*;
 use std::hint::black_box;
 use std::time::Duration;
-
-fn mlp() -> Sequential {
-    let s = Seeds::new(0);
-    Sequential::new()
-        .push(Linear::new(784, 256, true, &s.stream("0")))
-        .push(ReLU)
-        .push(Linear::new(256, 256, true, &s.stream("2")))
-        .push(ReLU)
-        .push(Linear::new(256, 10, true, &s.stream("4")))
-}
+use workload_models::w1_mlp;
 
 /// The same forward on tensors: `relu(x W^T + b)` twice, then `x W^T + b`.
 fn tensor_forward(x: &Tensor, layers: &[(Tensor, Tensor)]) -> Tensor {
@@ -37,7 +30,7 @@ fn tensor_forward(x: &Tensor, layers: &[(Tensor, Tensor)]) -> Tensor {
 }
 
 fn nn_eval(c: &mut Criterion) {
-    let model = mlp();
+    let model = w1_mlp();
     let named = model.named_params();
     let layers: Vec<(Tensor, Tensor)> = named
         .chunks(2)

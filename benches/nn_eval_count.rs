@@ -11,22 +11,19 @@
 //! Arguments: `module` or `tensor`, the batch size (default 1), the number of forwards
 //! (default 1000). Run with `RAYON_NUM_THREADS=1` for counts that do not depend on scheduling.
 
-use descent::nn::ReLU;
+#[path = "common/workload_models.rs"]
+mod workload_models;
+
 use descent::prelude::*;
 use std::hint::black_box;
+use workload_models::w1_mlp;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).map(String::as_str).unwrap_or("module");
     let batch: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
     let n: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let s = Seeds::new(0);
-    let model = Sequential::new()
-        .push(Linear::new(784, 256, true, &s.stream("0")))
-        .push(ReLU)
-        .push(Linear::new(256, 256, true, &s.stream("2")))
-        .push(ReLU)
-        .push(Linear::new(256, 10, true, &s.stream("4")));
+    let model = w1_mlp();
     let layers: Vec<(Tensor, Tensor)> = model
         .named_params()
         .chunks(2)

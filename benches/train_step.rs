@@ -12,35 +12,14 @@
 //! default 3) have passed, 5 repeats; it prints the median, the minimum and the maximum.
 //! An optional third argument fixes the number of timed steps instead (for `perf stat`).
 
-use descent::nn::{Flatten, ReLU};
+#[path = "common/workload_models.rs"]
+mod workload_models;
+
 use descent::optim::{Adam, AdamConfig, Optimizer};
 use descent::prelude::*;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
-
-fn mlp() -> Sequential {
-    let s = Seeds::new(0);
-    Sequential::new()
-        .push(Linear::new(784, 256, true, &s.stream("0")))
-        .push(ReLU)
-        .push(Linear::new(256, 256, true, &s.stream("2")))
-        .push(ReLU)
-        .push(Linear::new(256, 10, true, &s.stream("4")))
-}
-
-fn cnn() -> Sequential {
-    let s = Seeds::new(0);
-    Sequential::new()
-        .push(Conv2d::new(1, 32, 3, &s.stream("0")))
-        .push(ReLU)
-        .push(Conv2d::new(32, 64, 3, &s.stream("2")))
-        .push(ReLU)
-        .push(MaxPool2d::new(2))
-        .push(Flatten)
-        .push(Linear::new(9216, 128, true, &s.stream("6")))
-        .push(ReLU)
-        .push(Linear::new(128, 10, true, &s.stream("8")))
-}
+use workload_models::{w1_mlp, w2_cnn};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -48,9 +27,9 @@ fn main() {
     let seconds: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3.0);
     let fixed_steps: Option<usize> = args.next().and_then(|a| a.parse().ok());
     let (mut model, batch, sample): (Sequential, usize, Vec<usize>) = match workload.as_str() {
-        "w1" => (mlp(), 128, vec![784]),
-        "w1b" => (mlp(), 32, vec![784]),
-        "w2" => (cnn(), 64, vec![1, 28, 28]),
+        "w1" => (w1_mlp(), 128, vec![784]),
+        "w1b" => (w1_mlp(), 32, vec![784]),
+        "w2" => (w2_cnn(), 64, vec![1, 28, 28]),
         other => {
             eprintln!("train_step: unknown workload {other:?} (w1, w1b or w2)");
             std::process::exit(2);
