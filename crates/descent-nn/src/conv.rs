@@ -1,7 +1,7 @@
 //! [`Conv2d`]: a 2-D convolution layer over NCHW inputs, as `torch.nn.Conv2d`.
 
 use crate::init::{Stream, kaiming_uniform, uniform};
-use crate::module::{Ctx, Module, Visit, module_path};
+use crate::module::{Ctx, Module};
 use descent_core::{Conv2dParams, Error, Param, Result, Var};
 
 /// The settings of a [`Conv2d`] besides its channels and kernel size, with PyTorch's defaults
@@ -97,12 +97,14 @@ impl Conv2dConfig {
 /// assert_eq!(conv.named_params().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["weight", "bias"]);
 /// # Ok::<(), descent_core::Error>(())
 /// ```
-#[derive(Debug)]
+/// Parameters `weight` and `bias` (if any), visited by `#[derive(Module)]`.
+#[derive(Debug, crate::Module)]
 pub struct Conv2d {
     /// `[out_channels, in_channels / groups, kh, kw]`.
     pub weight: Param,
     /// `[out_channels]`, if the layer has a bias.
     pub bias: Option<Param>,
+    #[module(skip)]
     params: Conv2dParams,
 }
 
@@ -234,21 +236,3 @@ impl Module for Conv2d {
         Ok(y)
     }
 }
-
-impl Visit for Conv2d {
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&module_path(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&module_path(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&module_path(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&module_path(prefix, "bias"), b);
-        }
-    }
-}
-
-crate::impl_params!(Conv2d);

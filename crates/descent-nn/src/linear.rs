@@ -1,7 +1,7 @@
 //! [`Linear`]: `y = x W^T + b`, as `torch.nn.Linear`.
 
 use crate::init::{Stream, kaiming_uniform, uniform};
-use crate::module::{Ctx, Module, Visit, module_path};
+use crate::module::{Ctx, Module};
 use descent_core::{Error, Param, Result, Var};
 
 /// A fully connected layer: `y = x W^T + b` with `W` of shape `[out, in]` and `b` of `[out]`
@@ -9,7 +9,8 @@ use descent_core::{Error, Param, Result, Var};
 ///
 /// Initialized as PyTorch's default: `W ~ U(-1/sqrt(in), 1/sqrt(in))` (Kaiming-uniform with
 /// `a = sqrt(5)`) and `b ~ U(-1/sqrt(in), 1/sqrt(in))`, from the given stream.
-#[derive(Debug)]
+/// Parameters `weight` and `bias` (if any), visited by `#[derive(Module)]`.
+#[derive(Debug, crate::Module)]
 pub struct Linear {
     /// `[out, in]`.
     pub weight: Param,
@@ -66,21 +67,3 @@ impl Module for Linear {
         Ok(y)
     }
 }
-
-impl Visit for Linear {
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&module_path(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&module_path(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&module_path(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&module_path(prefix, "bias"), b);
-        }
-    }
-}
-
-crate::impl_params!(Linear);
