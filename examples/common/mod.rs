@@ -1,6 +1,10 @@
 //! What the `mlp` and `cnn` examples share: the command line, the data (the embedded digits, or
 //! an MNIST-format folder), the optimizer and schedule, and the training run through
 //! `descent::train::Learner`. Each example gives only its model.
+//!
+//! Under `mpirun -np N` (built with `--features mpi`) the run is data-parallel: every process
+//! takes its share of each batch (the batch size stays the global one), gradients are averaged
+//! across processes, and only rank 0 prints and writes files.
 
 use descent::data::{DataLoader, Normalizer, TensorDataset, digits, mnist, stratified_split};
 use descent::optim::schedule::{CosineAnnealing, OneCycle, StepLr};
@@ -180,8 +184,19 @@ pub fn run(
     defaults: &Defaults,
     build: impl Fn(&Seeds, &[usize], usize) -> Sequential,
 ) {
-    if let Err(e) = try_run(name, c, defaults, build) {
-        eprintln!("{name}: {e}");
+    let dp = match descent::dist::from_env() {
+        Ok(dp) => dp,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            exit(1);
+        }
+    };
+    if let Err(e) = try_run(name, c, defaults, build, dp.as_ref()) {
+        match &dp {
+            Some(dp) => eprintln!("{name} (rank {} of {}): {e}", dp.rank(), dp.world_size()),
+            None => eprintln!("{name}: {e}"),
+        }
+        // Exiting without finalizing MPI makes the launcher end the other ranks.
         exit(1);
     }
 }
@@ -191,7 +206,13 @@ fn try_run(
     c: &Config,
     defaults: &Defaults,
     build: impl Fn(&Seeds, &[usize], usize) -> Sequential,
+    dp: Option<&descent::dist::DataParallel>,
 ) -> descent::core::Result<()> {
+    let root = dp.is_none_or(|d| d.is_root());
+    // Only rank 0 speaks.
+    macro_rules! say {
+        ($($t:tt)*) => { if root { println!($($t)*); } };
+    }
     let (train, test, what) = load_data(c)?;
     let (epochs, batch, lr) = if c.data.is_some() {
         defaults.mnist
@@ -205,7 +226,7 @@ fn try_run(
     );
     let sample_shape = train.features().shape()[1..].to_vec();
     let mut model = build(&Seeds::new(c.seed), &sample_shape, 10);
-    println!(
+    say!(
         "{name}: {} training and {} test samples from {what}; batch {batch}, {epochs} epochs, {} \
          at lr {lr}, schedule {}",
         train.labels().shape()[0],
@@ -213,9 +234,19 @@ fn try_run(
         c.optimizer,
         c.schedule
     );
+    if let Some(dp) = dp {
+        say!(
+            "{name}: data-parallel over {} processes (MPI), {} samples of each batch per process",
+            dp.world_size(),
+            batch.div_ceil(dp.world_size())
+        );
+    }
     let mut input = vec![1];
     input.extend(&sample_shape);
-    print!("{}", model.summary(&input)?);
+    let summary = model.summary(&input)?;
+    if root {
+        print!("{summary}");
+    }
 
     let mut loader = DataLoader::new(train, batch)?.shuffle(c.seed);
     if c.shift > 0 {
@@ -255,11 +286,14 @@ fn try_run(
     if c.resume {
         learner = learner.resume(&checkpoint);
     }
+    if let Some(dp) = dp {
+        learner = learner.distributed(dp);
+    }
     let started = Instant::now();
     let history = learner.fit(&loader)?;
     let wall = started.elapsed().as_secs_f64();
     let Some(last) = history.last() else {
-        println!("{name}: nothing to train (0 epochs)");
+        say!("{name}: nothing to train (0 epochs)");
         return Ok(());
     };
     let per_epoch: f64 =
@@ -270,7 +304,7 @@ fn try_run(
         .map(|r| r.samples_per_second)
         .sum::<f64>()
         / history.epochs.len() as f64;
-    println!(
+    say!(
         "{name}: test accuracy {:.2}% after {} epochs (final epoch); {:.2} s per epoch, {:.0} \
          samples/s, {:.1} s in all",
         100.0 * last.val_accuracy.unwrap_or(f64::NAN),
@@ -279,13 +313,13 @@ fn try_run(
         rate,
         wall
     );
-    println!(
+    say!(
         "{name}: curves in {} and {}, checkpoint {}",
         c.out.join(format!("{name}.svg")).display(),
         c.out.join(format!("{name}.csv")).display(),
         checkpoint.display()
     );
-    if let Some(path) = &c.save_model {
+    if let Some(path) = c.save_model.as_ref().filter(|_| root) {
         descent::nn::save(path, &model)?;
         println!("{name}: weights saved to {}", path.display());
     }

@@ -64,6 +64,8 @@ pub struct DataLoader {
     drop_last: bool,
     shift: Option<RandomShift>,
     parallel: bool,
+    /// `(rank, world_size)`: this loader yields rank's share of every batch.
+    shard: Option<(usize, usize)>,
 }
 
 impl std::fmt::Debug for DataLoader {
@@ -76,6 +78,7 @@ impl std::fmt::Debug for DataLoader {
             .field("drop_last", &self.drop_last)
             .field("shift", &self.shift)
             .field("parallel", &self.parallel)
+            .field("shard", &self.shard)
             .finish()
     }
 }
@@ -108,6 +111,7 @@ impl DataLoader {
             drop_last: false,
             shift: None,
             parallel: true,
+            shard: None,
         })
     }
 
@@ -154,6 +158,57 @@ impl DataLoader {
         }
         self.shift = (max_shift > 0).then_some(RandomShift { max_shift, seed });
         Ok(self)
+    }
+
+    /// This loader as process `rank` of `world_size` sees it in data-parallel training: every
+    /// batch is the `rank`-th of `world_size` contiguous, near-equal parts of the batch the
+    /// unsharded loader gives (the first `len % world_size` parts one sample longer), so the
+    /// processes' shares of a batch are disjoint and together make up the whole batch, and
+    /// every process runs the same number of batches per epoch. The batch size stays the
+    /// global one; the order, augmentation and positions are the unsharded loader's, so a
+    /// checkpoint's position means the same batch whatever the number of processes.
+    ///
+    /// **PyTorch equivalent**: `DistributedSampler(dataset, num_replicas, rank, shuffle, seed)`
+    /// with `set_epoch`, except that PyTorch deals out the samples of the whole epoch (its
+    /// batch size is per process) where this deals out each global batch: the same global
+    /// batches as one process gives, hence the same training up to float summation order.
+    ///
+    /// ```
+    /// use descent_data::DataLoader;
+    /// let loader = DataLoader::new(descent_data::digits(), 10).unwrap().shuffle(1);
+    /// let whole = loader.epoch(0).next().unwrap().indices;
+    /// let parts: Vec<Vec<usize>> = (0..3)
+    ///     .map(|r| loader.clone().shard(r, 3).unwrap().epoch(0).next().unwrap().indices)
+    ///     .collect();
+    /// assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 3, 3]);
+    /// assert_eq!(parts.concat(), whole);
+    /// ```
+    ///
+    /// # Errors
+    /// If `world_size` is 0 or `rank` is not below it.
+    pub fn shard(mut self, rank: usize, world_size: usize) -> Result<DataLoader> {
+        if rank >= world_size {
+            return Err(Error::InvalidArgument {
+                op: "DataLoader::shard",
+                message: format!("rank {rank} is not below the world size {world_size}"),
+            });
+        }
+        self.shard = (world_size > 1).then_some((rank, world_size));
+        Ok(self)
+    }
+
+    /// `(rank, world_size)` of a [sharded](DataLoader::shard) loader.
+    pub fn sharding(&self) -> Option<(usize, usize)> {
+        self.shard
+    }
+
+    /// The number of samples of batch `position` of an epoch before sharding (0 past the end).
+    pub fn batch_len(&self, position: usize) -> usize {
+        if position >= self.num_batches() {
+            return 0;
+        }
+        let start = position * self.batch_size;
+        (start + self.batch_size).min(self.dataset.len()) - start
     }
 
     /// The dataset.
@@ -323,8 +378,12 @@ impl Iterator for Epoch {
             return None;
         }
         let bs = self.loader.batch_size;
-        let start = self.position * bs;
-        let end = (start + bs).min(self.order.len());
+        let mut start = self.position * bs;
+        let mut end = (start + bs).min(self.order.len());
+        if let Some((rank, world)) = self.loader.shard {
+            let part = shard_range(end - start, rank, world);
+            (start, end) = (start + part.start, start + part.end);
+        }
         let batch = self
             .loader
             .assemble(self.epoch, self.position, &self.order[start..end]);
@@ -344,3 +403,31 @@ impl Iterator for Epoch {
 }
 
 impl ExactSizeIterator for Epoch {}
+
+/// Part `rank` of `len` items dealt into `world` contiguous parts, the first `len % world` one
+/// longer.
+fn shard_range(len: usize, rank: usize, world: usize) -> std::ops::Range<usize> {
+    let (base, extra) = (len / world, len % world);
+    let start = rank * base + rank.min(extra);
+    start..start + base + usize::from(rank < extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_range;
+
+    #[test]
+    fn shards_partition_every_length() {
+        for world in 1..6 {
+            for len in 0..20 {
+                let parts: Vec<_> = (0..world).map(|r| shard_range(len, r, world)).collect();
+                assert_eq!(parts[0].start, 0);
+                assert_eq!(parts[world - 1].end, len);
+                for w in parts.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                    assert!(w[0].len() >= w[1].len() && w[0].len() <= w[1].len() + 1);
+                }
+            }
+        }
+    }
+}

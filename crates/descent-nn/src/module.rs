@@ -31,6 +31,7 @@ pub struct Ctx {
     step: u64,
     draws: Cell<u64>,
     trace: Option<RefCell<Vec<SummaryRow>>>,
+    rank: usize,
 }
 
 impl Ctx {
@@ -43,7 +44,25 @@ impl Ctx {
             step,
             draws: Cell::new(0),
             trace: None,
+            rank: 0,
         }
+    }
+
+    /// The same pass as process `rank` of a data-parallel run: its random streams (dropout
+    /// masks) derive from `(seed, epoch, step, rank)`, so the processes draw different masks for
+    /// their different samples. Rank 0's streams are those of [`Ctx::train`], so one process is
+    /// the single-process run.
+    ///
+    /// ```
+    /// use descent_nn::Ctx;
+    /// let (a, b) = (Ctx::train(7, 0, 3), Ctx::train(7, 0, 3).with_rank(1));
+    /// assert_ne!(a.next_stream().next_u64(), b.next_stream().next_u64());
+    /// let c = Ctx::train(7, 0, 3).with_rank(0);
+    /// assert_eq!(Ctx::train(7, 0, 3).next_stream().next_u64(), c.next_stream().next_u64());
+    /// ```
+    pub fn with_rank(mut self, rank: usize) -> Ctx {
+        self.rank = rank;
+        self
     }
 
     /// An evaluation pass: no randomness, dropout is the identity.
@@ -55,6 +74,7 @@ impl Ctx {
             step: 0,
             draws: Cell::new(0),
             trace: None,
+            rank: 0,
         }
     }
 
@@ -108,8 +128,15 @@ impl Ctx {
     pub fn next_stream(&self) -> crate::Stream {
         let n = self.draws.get();
         self.draws.set(n + 1);
-        self.seeds
-            .stream(&format!("forward/{}/{}/{n}", self.epoch, self.step))
+        if self.rank == 0 {
+            self.seeds
+                .stream(&format!("forward/{}/{}/{n}", self.epoch, self.step))
+        } else {
+            self.seeds.stream(&format!(
+                "forward/{}/{}/rank{}/{n}",
+                self.epoch, self.step, self.rank
+            ))
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! [`Learner`]: the training loop.
 
+use crate::distributed::{DataParallel, evaluate_sums};
 use crate::history::{EpochRecord, History};
 use crate::progress::{Progress, Reporter};
 use descent_core::io::{self, WeightFile};
-use descent_core::{Error, IntTensor, Params, Result, Tape, Tensor, Var};
+use descent_core::{Error, Gradients, IntTensor, Params, Result, Tape, Tensor, Var};
 use descent_data::{Batch, DataLoader};
 use descent_nn::{Ctx, Module};
 use descent_optim::checkpoint::{load_optimizer_entries, optimizer_entries};
@@ -105,6 +106,7 @@ pub struct Learner<'a, M: Module + Params> {
     curves: Option<PathBuf>,
     clip_norm: Option<f64>,
     max_steps: Option<u64>,
+    dp: Option<&'a DataParallel>,
 }
 
 impl<'a, M: Module + Params> Learner<'a, M> {
@@ -126,6 +128,7 @@ impl<'a, M: Module + Params> Learner<'a, M> {
             curves: None,
             clip_norm: None,
             max_steps: None,
+            dp: None,
         }
     }
 
@@ -208,6 +211,26 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         self
     }
 
+    /// Trains data-parallel over `dp`'s processes (see [`DataParallel`]): every rank runs the same
+    /// `fit` with the same model, optimizer, loaders and seed. The loop starts by giving every
+    /// rank rank 0's weights (after checking that the models match), takes this rank's share of
+    /// each batch of `train` (the batch size is the global one; a loader already
+    /// [sharded](DataLoader::shard) for this rank is used as it is), averages the gradients
+    /// across ranks before each optimizer step, sums the loss and accuracy over ranks (the
+    /// guard rails and the history see the global figures, the same on every rank), gives every
+    /// rank rank 0's buffers before validating, evaluates the validation loader split across
+    /// the ranks, and resumes from the checkpoint bytes rank 0 reads. Only rank 0 prints
+    /// progress and writes checkpoints and curves. Dropout masks derive from
+    /// `(seed, epoch, step, rank)` ([`Ctx::with_rank`]).
+    ///
+    /// A checkpoint records the position in global batches, so a run written by N processes
+    /// resumes on M (with the same global batch size); with one process the run is the
+    /// single-process run bit for bit.
+    pub fn distributed(mut self, dp: &'a DataParallel) -> Self {
+        self.dp = Some(dp);
+        self
+    }
+
     /// Trains on `train`; returns the metrics of every epoch.
     ///
     /// # Errors
@@ -215,6 +238,17 @@ impl<'a, M: Module + Params> Learner<'a, M> {
     /// run; [`Error::File`] for a checkpoint or curve file that cannot be read or written (a
     /// failed resume changes nothing).
     pub fn fit(mut self, train: &DataLoader) -> Result<History> {
+        let sharded;
+        let train = match self.dp {
+            Some(dp) => {
+                sharded = dp.shard(train)?;
+                if !dp.is_root() {
+                    self.progress = Progress::Quiet;
+                }
+                &sharded
+            }
+            None => train,
+        };
         let batches = train.num_batches();
         let window = (batches / 2).clamp(5, 100);
         let mut monitor = LossMonitor::new(window)?;
@@ -224,6 +258,9 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         };
         for &loss in &state.monitor {
             monitor.observe(loss);
+        }
+        if let Some(dp) = self.dp {
+            dp.broadcast_model(&mut *self.model)?;
         }
         let mut reporter = Reporter::new(self.progress);
         let mut warned_epoch = None;
@@ -261,12 +298,19 @@ impl<'a, M: Module + Params> Learner<'a, M> {
                     started += t.elapsed();
                 }
             }
-            let (val_loss, val_accuracy) = match &self.validation {
-                Some(v) => {
+            if let Some(dp) = self.dp {
+                dp.broadcast_buffers(&*self.model)?;
+            }
+            let (val_loss, val_accuracy) = match (&self.validation, self.dp) {
+                (Some(v), Some(dp)) => {
+                    let (l, a) = dp.evaluate(&*self.model, v, &*self.loss)?;
+                    (Some(l), a)
+                }
+                (Some(v), None) => {
                     let (l, a) = evaluate(&*self.model, v, &*self.loss)?;
                     (Some(l), a)
                 }
-                None => (None, None),
+                (None, _) => (None, None),
             };
             let record = EpochRecord {
                 epoch,
@@ -293,7 +337,7 @@ impl<'a, M: Module + Params> Learner<'a, M> {
                 let path = path.clone();
                 self.save_checkpoint(&path, &state)?;
             }
-            if let Some(prefix) = &self.curves {
+            if let Some(prefix) = self.curves.as_ref().filter(|_| self.is_root()) {
                 state.history.write_csv(prefix.with_extension("csv"))?;
                 state.history.write_svg(prefix.with_extension("svg"))?;
             }
@@ -318,9 +362,10 @@ impl<'a, M: Module + Params> Learner<'a, M> {
         }
         let lr = self.optimizer.lr();
         let tape = Tape::new();
-        let ctx = Ctx::train(self.seed, state.epoch, state.step);
+        let rank = self.dp.map_or(0, DataParallel::rank);
+        let ctx = Ctx::train(self.seed, state.epoch, state.step).with_rank(rank);
         let guard = self.guard;
-        let n = batch.len() as u64;
+        let mut global = 0u64;
         let value = step_with(
             &mut *self.model,
             &mut *self.optimizer,
@@ -330,7 +375,10 @@ impl<'a, M: Module + Params> Learner<'a, M> {
             &ctx,
             &*self.loss,
             self.clip_norm,
-            &mut |value, out| {
+            self.dp,
+            &mut |sums| {
+                let [loss_sum, n, correct, counted] = sums;
+                let value = loss_sum / n.max(1.0);
                 check_step(
                     guard,
                     state,
@@ -339,24 +387,30 @@ impl<'a, M: Module + Params> Learner<'a, M> {
                     warned_epoch,
                     value,
                     lr,
-                    batch.len(),
+                    n as usize,
                 )?;
-                if out.shape().len() == 2 && batch.labels.shape() == [batch.len()] {
-                    let predicted = out.value().try_argmax(1, false)?;
-                    state.correct += predicted.try_eq(&batch.labels)?.sum_all() as u64;
-                    state.counted += n;
-                }
+                state.correct += correct as u64;
+                state.counted += counted as u64;
+                global = n as u64;
                 Ok(())
             },
         )?;
-        state.loss_sum += value * n as f64;
-        state.seen += n;
+        state.loss_sum += value * global as f64;
+        state.seen += global;
         state.step += 1;
         state.position += 1;
         Ok(())
     }
 
+    fn is_root(&self) -> bool {
+        self.dp.is_none_or(DataParallel::is_root)
+    }
+
+    /// Writes the checkpoint (rank 0 only: the others' state is the same).
     fn save_checkpoint(&self, path: &Path, state: &LoopState) -> Result<()> {
+        if !self.is_root() {
+            return Ok(());
+        }
         let mut tensors = descent_nn::state_dict(&*self.model);
         let (opt_tensors, mut meta) = optimizer_entries(&*self.model, &*self.optimizer);
         tensors.extend(opt_tensors);
@@ -400,7 +454,10 @@ impl<'a, M: Module + Params> Learner<'a, M> {
     }
 
     fn load_checkpoint(&mut self, path: &Path, batches: usize) -> Result<LoopState> {
-        let file = io::load(path)?;
+        let file = match self.dp {
+            Some(dp) => dp.load_file(path)?,
+            None => io::load(path)?,
+        };
         let state = read_loop_state(&file, self.seed).map_err(|d| io::file_error(path, d))?;
         if state.position > batches {
             return Err(io::file_error(
@@ -483,13 +540,16 @@ pub fn train_step<M: Module + Params>(
         ctx,
         loss,
         None,
-        &mut |_, _| Ok(()),
+        None,
+        &mut |_| Ok(()),
     )
 }
 
-/// [`train_step`] with the loop's two additions: `inspect` sees the loss and the model's
-/// output before backward (and may stop the step with an error, before anything changed), and
-/// the gradients' global norm is clipped to `clip_norm` before the update.
+/// [`train_step`] with the loop's additions: `inspect` sees `[loss x samples, samples, right
+/// answers, samples with an accuracy]` (summed over the ranks when distributed) before backward
+/// and may stop the step with an error, before anything changed; the gradients are averaged
+/// across ranks with `dp`, and their global norm is clipped to `clip_norm`, before the update.
+/// Returns the (global) mean loss.
 #[allow(clippy::too_many_arguments)]
 fn step_with<M: Module + Params>(
     model: &mut M,
@@ -500,13 +560,51 @@ fn step_with<M: Module + Params>(
     ctx: &Ctx,
     loss: &dyn Fn(&Var, &IntTensor) -> Result<Var>,
     clip_norm: Option<f64>,
-    inspect: &mut dyn FnMut(f64, &Var) -> Result<()>,
+    dp: Option<&DataParallel>,
+    inspect: &mut dyn FnMut([f64; 4]) -> Result<()>,
 ) -> Result<f64> {
-    let out = model.forward(&tape.constant(features), ctx)?;
-    let loss = loss(&out, labels)?;
-    let value = loss.value().try_item()?;
-    inspect(value, &out)?;
-    let mut grads = loss.backward();
+    let n = labels.shape().first().copied().unwrap_or(0);
+    // A rank whose share of a small last batch is empty contributes nothing (zero gradients).
+    let local = if n > 0 || dp.is_none() {
+        let out = model.forward(&tape.constant(features), ctx)?;
+        let loss = loss(&out, labels)?;
+        let value = loss.value().try_item()?;
+        let (mut correct, mut counted) = (0.0, 0.0);
+        if out.shape().len() == 2 && labels.shape() == [n] {
+            let predicted = out.value().try_argmax(1, false)?;
+            correct = predicted.try_eq(labels)?.sum_all() as f64;
+            counted = n as f64;
+        }
+        Some((loss, [value * n as f64, n as f64, correct, counted]))
+    } else {
+        None
+    };
+    let mine = local.as_ref().map_or([0.0; 4], |(_, sums)| *sums);
+    let sums = match dp {
+        Some(dp) if dp.world_size() > 1 => {
+            let s = dp.sum(&mine)?;
+            [s[0], s[1], s[2], s[3]]
+        }
+        _ => mine,
+    };
+    inspect(sums)?;
+    let value = match (&local, dp) {
+        // One process: the loss as computed, not re-derived from the sum.
+        (Some((loss, _)), None) => loss.value().try_item()?,
+        _ => sums[0] / sums[1].max(1.0),
+    };
+    let mut grads = match &local {
+        Some((loss, _)) => loss.backward(),
+        None => Gradients::default(),
+    };
+    if let Some(dp) = dp {
+        let weight = if sums[1] > 0.0 {
+            mine[1] / sums[1]
+        } else {
+            0.0
+        };
+        dp.average_gradients(&*model, &mut grads, weight)?;
+    }
     if let Some(max_norm) = clip_norm {
         clip_grad_norm(&*model, &mut grads, max_norm)?;
     }
@@ -717,26 +815,9 @@ pub fn evaluate<M: Module + ?Sized>(
     loader: &DataLoader,
     loss: &dyn Fn(&Var, &IntTensor) -> Result<Var>,
 ) -> Result<(f64, Option<f64>)> {
-    let (mut loss_sum, mut seen, mut correct, mut counted) = (0.0, 0u64, 0u64, 0u64);
-    let ctx = Ctx::eval();
-    for batch in loader.epoch(0) {
-        let tape = Tape::new();
-        let (value, out) = tape.no_grad(|| -> Result<(f64, Var)> {
-            let out = model.forward(&tape.constant(&batch.features), &ctx)?;
-            let value = loss(&out, &batch.labels)?.value().try_item()?;
-            Ok((value, out))
-        })?;
-        let n = batch.len() as u64;
-        loss_sum += value * n as f64;
-        seen += n;
-        if out.shape().len() == 2 && batch.labels.shape() == [batch.len()] {
-            let predicted = out.value().try_argmax(1, false)?;
-            correct += predicted.try_eq(&batch.labels)?.sum_all() as u64;
-            counted += n;
-        }
-    }
+    let [loss_sum, seen, correct, counted] = evaluate_sums(model, loader, loss)?;
     Ok((
-        loss_sum / seen.max(1) as f64,
-        (counted > 0).then(|| correct as f64 / counted as f64),
+        loss_sum / seen.max(1.0),
+        (counted > 0.0).then(|| correct / counted),
     ))
 }

@@ -13,6 +13,8 @@
 
 pub use descent_core as core;
 pub use descent_data as data;
+/// Data-parallel training across processes (MPI with the `mpi` feature) or threads.
+pub use descent_dist as dist;
 pub use descent_kernels as kernels;
 pub use descent_nn as nn;
 pub use descent_optim as optim;
