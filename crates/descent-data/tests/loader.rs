@@ -285,3 +285,51 @@ fn loaders_and_epochs_cross_threads() {
     let from_thread = std::thread::spawn(move || indices(epoch)).join().unwrap();
     assert_eq!(from_thread, indices(loader.epoch(0).skip(1)));
 }
+
+#[test]
+fn sharded_loaders_partition_every_batch_of_every_epoch() {
+    // 1797 samples in batches of 100: 17 full batches and one of 97, dealt to 1-4 ranks.
+    let loader = DataLoader::new(descent_data::digits(), 100)
+        .unwrap()
+        .shuffle(5)
+        .random_shift(1, 5)
+        .unwrap();
+    for world in 1..=4 {
+        let shards: Vec<DataLoader> = (0..world)
+            .map(|r| loader.clone().shard(r, world).unwrap())
+            .collect();
+        for epoch in 0..3 {
+            let whole: Vec<_> = loader.epoch(epoch).collect();
+            let parts: Vec<Vec<_>> = shards.iter().map(|s| s.epoch(epoch).collect()).collect();
+            for (k, batch) in whole.iter().enumerate() {
+                let mut indices = Vec::new();
+                let mut rows = Vec::new();
+                for (r, p) in parts.iter().enumerate() {
+                    assert_eq!(p.len(), whole.len(), "rank {r} runs as many batches");
+                    assert_eq!(p[k].position, k);
+                    let n = p[k].len();
+                    assert!(n == batch.len() / world || n == batch.len() / world + 1);
+                    indices.extend(p[k].indices.iter().copied());
+                    rows.extend(p[k].features.to_vec_f32());
+                }
+                // Disjoint and complete, in the global batch's order, with the same
+                // augmented pixels.
+                assert_eq!(indices, batch.indices);
+                assert_eq!(rows, batch.features.to_vec_f32());
+            }
+            // Resuming a shard at position k gives its remaining batches.
+            let resumed: Vec<_> = shards[world - 1]
+                .epoch(epoch)
+                .skip_batches(5)
+                .map(|b| b.indices)
+                .collect();
+            let expected: Vec<_> = parts[world - 1][5..]
+                .iter()
+                .map(|b| b.indices.clone())
+                .collect();
+            assert_eq!(resumed, expected);
+        }
+    }
+    assert!(loader.clone().shard(4, 4).is_err());
+    assert!(loader.clone().shard(0, 0).is_err());
+}

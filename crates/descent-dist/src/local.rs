@@ -27,8 +27,8 @@ struct State {
     parts: Vec<Option<Part>>,
     /// The last completed exchange's parts, in rank order.
     results: Arc<Vec<Part>>,
-    /// Ranks that left, with why.
-    left: Vec<Option<String>>,
+    /// Ranks that left, with why, in the order they left.
+    left: Vec<(usize, String)>,
 }
 
 #[derive(Debug)]
@@ -78,7 +78,7 @@ impl LocalGroup {
                 generation: 0,
                 parts: vec![None; self.size],
                 results: Arc::new(Vec::new()),
-                left: vec![None; self.size],
+                left: Vec::new(),
             }),
             changed: Condvar::new(),
         });
@@ -132,13 +132,11 @@ impl LocalRank {
     }
 
     fn gone(&self, state: &State, waiting: bool) -> Option<Error> {
-        let (rank, why) = state
-            .left
-            .iter()
-            .enumerate()
-            .find_map(|(r, why)| why.as_ref().map(|w| (r, w)))?;
-        // Between exchanges only ranks that left matter if they did not deposit this round.
-        if waiting && state.parts[rank].is_some() {
+        // The first rank to leave is the cause; the others left because of it.
+        let (rank, why) = state.left.first()?;
+        let rank = *rank;
+        // While waiting, a rank that deposited its part before leaving does not block.
+        if waiting && state.left.iter().all(|(r, _)| state.parts[*r].is_some()) {
             return None;
         }
         Some(Error::InvalidArgument {
@@ -179,9 +177,9 @@ impl LocalRank {
             }
             let left = self.shared.timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
-                state.parts[self.rank] = None;
                 let missing: Vec<usize> = (0..size).filter(|&r| state.parts[r].is_none()).collect();
-                state.left[self.rank] = Some("it timed out".to_string());
+                state.parts[self.rank] = None;
+                state.left.push((self.rank, "it timed out".to_string()));
                 self.shared.changed.notify_all();
                 return Err(Error::InvalidArgument {
                     op: "LocalGroup",
@@ -210,7 +208,7 @@ impl Drop for LocalRank {
             "it finished or returned an error"
         };
         let mut state = self.lock();
-        state.left[self.rank] = Some(why.to_string());
+        state.left.push((self.rank, why.to_string()));
         self.shared.changed.notify_all();
     }
 }
