@@ -376,9 +376,8 @@ impl<'a, M: Module + Params> Learner<'a, M> {
             &*self.loss,
             self.clip_norm,
             self.dp,
-            &mut |sums| {
-                let [loss_sum, n, correct, counted] = sums;
-                let value = loss_sum / n.max(1.0);
+            &mut |value, sums| {
+                let [_, n, correct, counted] = sums;
                 check_step(
                     guard,
                     state,
@@ -541,12 +540,12 @@ pub fn train_step<M: Module + Params>(
         loss,
         None,
         None,
-        &mut |_| Ok(()),
+        &mut |_, _| Ok(()),
     )
 }
 
-/// [`train_step`] with the loop's additions: `inspect` sees `[loss x samples, samples, right
-/// answers, samples with an accuracy]` (summed over the ranks when distributed) before backward
+/// [`train_step`] with the loop's additions: `inspect` sees the mean loss and `[loss x samples,
+/// samples, right answers, samples with an accuracy]` (over all ranks when distributed) before backward
 /// and may stop the step with an error, before anything changed; the gradients are averaged
 /// across ranks with `dp`, and their global norm is clipped to `clip_norm`, before the update.
 /// Returns the (global) mean loss.
@@ -561,7 +560,7 @@ fn step_with<M: Module + Params>(
     loss: &dyn Fn(&Var, &IntTensor) -> Result<Var>,
     clip_norm: Option<f64>,
     dp: Option<&DataParallel>,
-    inspect: &mut dyn FnMut([f64; 4]) -> Result<()>,
+    inspect: &mut dyn FnMut(f64, [f64; 4]) -> Result<()>,
 ) -> Result<f64> {
     let n = labels.shape().first().copied().unwrap_or(0);
     // A rank whose share of a small last batch is empty contributes nothing (zero gradients).
@@ -575,26 +574,23 @@ fn step_with<M: Module + Params>(
             correct = predicted.try_eq(labels)?.sum_all() as f64;
             counted = n as f64;
         }
-        Some((loss, [value * n as f64, n as f64, correct, counted]))
+        Some((loss, value, [value * n as f64, n as f64, correct, counted]))
     } else {
         None
     };
-    let mine = local.as_ref().map_or([0.0; 4], |(_, sums)| *sums);
-    let sums = match dp {
-        Some(dp) if dp.world_size() > 1 => {
+    let mine = local.as_ref().map_or([0.0; 4], |(_, _, sums)| *sums);
+    let (value, sums) = match (dp, &local) {
+        (Some(dp), _) if dp.world_size() > 1 => {
             let s = dp.sum(&mine)?;
-            [s[0], s[1], s[2], s[3]]
+            (s[0] / s[1].max(1.0), [s[0], s[1], s[2], s[3]])
         }
-        _ => mine,
+        // One process: the loss as computed.
+        (_, Some((_, value, _))) => (*value, mine),
+        (_, None) => (0.0, mine),
     };
-    inspect(sums)?;
-    let value = match (&local, dp) {
-        // One process: the loss as computed, not re-derived from the sum.
-        (Some((loss, _)), None) => loss.value().try_item()?,
-        _ => sums[0] / sums[1].max(1.0),
-    };
+    inspect(value, sums)?;
     let mut grads = match &local {
-        Some((loss, _)) => loss.backward(),
+        Some((loss, _, _)) => loss.backward(),
         None => Gradients::default(),
     };
     if let Some(dp) = dp {
