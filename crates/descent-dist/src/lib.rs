@@ -1,7 +1,7 @@
 //! Data-parallel training for descent across processes: the transports under
 //! [`descent_train::DataParallel`].
 //!
-//! - [`Mpi`] (feature `mpi`): the processes of an MPI job, started with
+//! - `Mpi` (feature `mpi`): the processes of an MPI job, started with
 //!   `mpirun -np N program`. Without the feature, [`from_env`] under `mpirun` is an error that
 //!   says how to build with it; nothing else needs an MPI library.
 //! - [`LocalGroup`]: ranks as threads of one process, for tests and for trying data parallelism

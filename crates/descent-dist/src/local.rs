@@ -90,7 +90,7 @@ impl LocalGroup {
             .collect()
     }
 
-    /// Runs `f` on every rank, each on its own thread with a [`DataParallel`] over the group,
+    /// Runs `f` on every rank, each on its own thread with a [`DataParallel`](descent_train::DataParallel) over the group,
     /// and returns the results in rank order.
     ///
     /// # Panics

@@ -24,7 +24,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The MPI job this process belongs to. Dropping it finalizes MPI.
+/// The MPI job this process belongs to (`MPI_COMM_WORLD`). Dropping it finalizes MPI.
+///
+/// **Failures.** MPI has no timeouts: a collective waits until every rank arrives. A rank that
+/// exits (an error, a panic, a signal) makes `mpirun` end the whole job; a panic calls
+/// `MPI_Abort` after printing its message, so the job ends rather than the others waiting at
+/// MPI's finalization. Against a rank that hangs without exiting, a watchdog thread ends this
+/// process with an error naming the collective when one has waited longer than
+/// `DESCENT_DIST_TIMEOUT` seconds (default 600), which again ends the job. After an error of
+/// its own, a program should exit (or call [`Mpi::abort`]) rather than return from `main`
+/// normally, which would finalize MPI while the other ranks wait.
 pub struct Mpi {
     world: SimpleCommunicator,
     watchdog: Watchdog,
@@ -43,7 +52,7 @@ impl std::fmt::Debug for Mpi {
 
 impl Mpi {
     /// Initializes MPI (`MPI_Init`) and joins `MPI_COMM_WORLD`; installs the panic hook and the
-    /// watchdog described in the [module docs](self).
+    /// watchdog described at [`Mpi`].
     ///
     /// # Errors
     /// If MPI was already initialized in this process.
