@@ -26,6 +26,7 @@ fi
 echo "default build: no MPI in the dependency graph"
 
 cargo clippy -p descent-dist -p descent --features mpi --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p descent-dist --features mpi
 cargo build --release -p descent-dist --features mpi --example mpi_check
 cargo build --release -p descent --features mpi --example mlp
 

@@ -7,7 +7,9 @@
 //! Build and run (needs the `mpi` feature, hence an MPI library):
 //! `cargo build --release --features mpi --example dist_scaling` then
 //! `RAYON_NUM_THREADS=1 mpirun -np 2 target/release/examples/dist_scaling [w1|w2|all]`.
-//! Without a launcher it runs as one process.
+//! Without a launcher it runs as one process. `dist_scaling compute` (one process) times a step
+//! at the local batch sizes N processes would each take (W1: 128/N, W2: 64/N, N = 1..16): the
+//! compute side of the cluster model in docs/SCALING.md.
 
 #[path = "common/workload_models.rs"]
 mod workload_models;
@@ -120,8 +122,53 @@ fn run(
     Ok(())
 }
 
+/// Median seconds of a training step of `model` at batch `shape[0]`, no communication.
+fn step_seconds(mut model: Sequential, shape: &[usize], steps: usize) -> Result<f64> {
+    let (x, y) = global_batch(shape, 1);
+    let mut opt = Adam::new(AdamConfig {
+        lr: 1e-3,
+        ..AdamConfig::default()
+    })?;
+    let mut times = Vec::new();
+    for s in 0..steps + 3 {
+        let t = Instant::now();
+        let tape = Tape::new();
+        let out = model.forward(&tape.constant(&x), &Ctx::train(0, 0, s as u64))?;
+        let grads = out.try_cross_entropy(&y)?.backward();
+        opt.step(&mut model, &grads)?;
+        if s >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+fn compute() -> Result<()> {
+    for n in [1usize, 2, 4, 8, 16] {
+        let w1 = step_seconds(workload_models::w1_mlp(), &[128 / n, 784], 60)?;
+        let w2 = step_seconds(workload_models::w2_cnn(), &[(64 / n).max(1), 1, 28, 28], 9)?;
+        println!(
+            "N={n:<2} W1 step at local batch {:>3}: {:.3} ms   W2 step at local batch {:>2}: {:.2} ms   ({} threads)",
+            128 / n,
+            1e3 * w1,
+            (64 / n).max(1),
+            1e3 * w2,
+            rayon::current_num_threads()
+        );
+    }
+    Ok(())
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".to_string());
+    if which == "compute" {
+        if let Err(e) = compute() {
+            eprintln!("dist_scaling: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let dp = match descent::dist::from_env() {
         Ok(Some(dp)) => dp,
         Ok(None) => DataParallel::new(descent::dist::SingleProcess),
