@@ -86,6 +86,24 @@ acc=$(grep -o 'test accuracy [0-9.]*%' "$LOG/mlp.log" | grep -o '[0-9.]*' | head
 awk -v a="$acc" 'BEGIN { exit !(a > 96) }' || { echo "mlp on 2 processes: $acc% is not above 96%"; exit 1; }
 echo "mlp on 2 processes: test accuracy $acc%"
 
+# The CNN example on 2 processes, and the mlp's checkpoint of a 2-process run resumed on 3.
+summary() { tr '\r' '\n' < "$1" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep -a "^$2: \|^epoch *[0-9]*/[0-9]* *loss" | uniq; }
+cargo build --release -p descent --features mpi --example cnn
+timeout 300 "${MPIRUN[@]}" -np 2 target/release/examples/cnn --epochs 3 --out "$LOG/runs" > "$LOG/cnn.log" 2>&1 \
+    || { tail -c 3000 "$LOG/cnn.log"; echo "cnn under mpirun failed"; exit 1; }
+summary "$LOG/cnn.log" cnn
+acc=$(grep -ao 'test accuracy [0-9.]*%' "$LOG/cnn.log" | grep -o '[0-9.]*' | head -1)
+awk -v a="$acc" 'BEGIN { exit !(a > 80) }' || { echo "cnn on 2 processes: $acc% after 3 epochs is not above 80%"; exit 1; }
+timeout 300 "${MPIRUN[@]}" -np 2 target/release/examples/mlp --epochs 2 --out "$LOG/resume" > "$LOG/r2.log" 2>&1 \
+    || { tail -c 3000 "$LOG/r2.log"; exit 1; }
+timeout 300 "${MPIRUN[@]}" -np 3 target/release/examples/mlp --epochs 3 --resume --out "$LOG/resume" > "$LOG/r3.log" 2>&1 \
+    || { tail -c 3000 "$LOG/r3.log"; exit 1; }
+summary "$LOG/r3.log" mlp
+grep -aq "data-parallel over 3 processes" "$LOG/r3.log" && grep -aq "after 3 epochs" "$LOG/r3.log" \
+    && [ "$(summary "$LOG/r3.log" mlp | grep -c '^epoch')" -eq 1 ] \
+    || { echo "mlp: a 2-process checkpoint did not resume on 3 processes for the last epoch"; exit 1; }
+echo "mlp: a checkpoint of 2 processes resumed on 3 for its last epoch"
+
 # Launched by mpirun but built without MPI: a clear error, not a silent single-process run.
 cargo build --release --example mlp 2>/dev/null
 if OMPI_COMM_WORLD_SIZE=2 target/release/examples/mlp --epochs 1 > "$LOG/nompi" 2>&1; then
