@@ -97,3 +97,42 @@ fn a_rank_that_never_arrives_times_out() {
     let err = dp.sum(&[1.0]).unwrap_err().to_string();
     assert!(err.contains("waited") && err.contains("[1]"), "{err}");
 }
+
+#[test]
+fn a_rank_with_an_empty_share_of_the_last_batch_contributes_nothing() {
+    use descent_core::{IntTensor, Tensor};
+    use descent_data::{DataLoader, TensorDataset};
+    use descent_nn::{Linear, Seeds};
+    use descent_optim::Sgd;
+    use descent_train::{Learner, Progress};
+    // 10 samples in batches of 4: the last batch holds 2, so of 3 ranks one gets nothing.
+    let x: Vec<f32> = (0..30)
+        .map(|i| ((i * 7) % 11) as f32 / 11.0 - 0.5)
+        .collect();
+    let y: Vec<usize> = (0..10).map(|i| i % 3).collect();
+    let data = TensorDataset::new(Tensor::from_vec(x, [10, 3]), IntTensor::from(&y[..])).unwrap();
+    let loader = DataLoader::new(data, 4).unwrap().shuffle(1);
+    let train = |dp: Option<&DataParallel>| {
+        let mut m = Linear::new(3, 3, true, &Seeds::new(0).stream("0"));
+        let mut opt = Sgd::new(0.5).unwrap();
+        let mut l = Learner::new(&mut m, &mut opt)
+            .epochs(3)
+            .progress(Progress::Quiet);
+        if let Some(dp) = dp {
+            l = l.distributed(dp);
+        }
+        let h = l.fit(&loader).unwrap();
+        let mut v = m.weight.value().to_vec_f32();
+        v.extend(m.bias.as_ref().unwrap().value().to_vec_f32());
+        (v, h.epochs[2].train_loss)
+    };
+    let (one, loss_one) = train(None);
+    for (many, loss_many) in LocalGroup::new(3).run(|dp| train(Some(&dp))) {
+        let d = scenarios::max_diff(&one, &many);
+        assert!(d <= 1e-6, "{d:e}");
+        assert!(
+            (loss_one - loss_many).abs() < 1e-6,
+            "{loss_one} {loss_many}"
+        );
+    }
+}
