@@ -25,6 +25,7 @@ pub mod compare;
 pub mod conv;
 pub mod custom;
 pub mod index;
+pub mod inplace;
 pub mod join;
 pub mod linear;
 pub mod loss;
