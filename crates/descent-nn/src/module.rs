@@ -379,9 +379,9 @@ pub fn module_path(prefix: &str, name: &str) -> String {
 /// Paths up to this many bytes are joined on the stack by [`with_module_path`].
 const STACK_PATH_BYTES: usize = 128;
 
-/// Calls `f` with [`module_path`]`(prefix, name)`, joined in a stack buffer when it is at most
+/// Calls `f` with [`module_path()`]`(prefix, name)`, joined in a stack buffer when it is at most
 /// 128 bytes long, so visiting a model's parameters (each optimizer step does it twice) does not
-/// allocate. What visitors written by hand can use instead of [`module_path`].
+/// allocate. What visitors written by hand can use instead of [`module_path()`].
 ///
 /// ```
 /// let n = descent_nn::with_module_path("fc1", "weight", |p| p.len());
