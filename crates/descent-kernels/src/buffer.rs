@@ -329,7 +329,9 @@ pub fn set_pool_limit(bytes: usize) {
     }
 }
 
-/// Frees every block the pool holds (memory goes back to the allocator).
+/// Frees every block the pool holds (memory goes back to the allocator). The per-thread caches
+/// of small blocks (at most [`SMALL_CACHE_BYTES`] each) are not the pool's: they are freed when
+/// their thread ends.
 pub fn trim_pool() {
     let limit = pool_limit();
     set_pool_limit(0);
