@@ -17,8 +17,9 @@
 //!   preallocated C (as `torch.mm(A, B, out=C)`), square n = 256, 512, 1024.
 //! - W4 is the tape: `y = tanh(y * 1.0001 + 0.001)` 1000 times on a `[64]` variable, `sum`,
 //!   backward; microseconds per recorded op (3000 per step).
-//! - W5 is `z = x + y` and `z = relu(x)` on 2^24 floats, through the tensor API (a new output)
-//!   and the kernels into a preallocated output (as torch's `out=`).
+//! - W5 is `z = x + y` and `z = relu(x)` on 2^24 floats, through the tensor API (a new output),
+//!   the kernels into a preallocated output (as torch's `out=`), and the tensor API's `out=` and
+//!   in-place forms (`x.add_into(&y, &mut z)`, `z.add_(&y)`, `x.relu_into(&mut z)`, `z.relu_()`).
 //!
 //! Timing is the anchors' protocol (`benchutil.py`): 3 warm-up steps, the number of steps that
 //! lasts `--secs` seconds (default 3; calibrated by doubling until a batch of steps takes
@@ -387,6 +388,16 @@ fn w5(cfg: &Config) {
         elementwise::binary(BinaryOp::Add, &xs, &ys, black_box(&mut z))
     });
     report("W5 add kernel into z (out=)", &s, "GB/s", 1e-9, 1);
+    // The tensor API's `out=` and in-place forms: into `zt`'s own buffer (checked: no new one).
+    let mut zt = Tensor::zeros([n]);
+    let at = |t: &Tensor| t.as_slice::<f32>().map(<[f32]>::as_ptr);
+    let buffer = at(&zt);
+    let s = bench(cfg, bytes(12), || x.add_into(&y, black_box(&mut zt)));
+    assert_eq!(at(&zt), buffer, "add_into wrote into z's buffer");
+    report("W5 x.add_into(&y, &mut z) (out=)", &s, "GB/s", 1e-9, 1);
+    let s = bench(cfg, bytes(12), || black_box(&mut zt).add_(&y));
+    assert_eq!(at(&zt), buffer, "add_ wrote in place");
+    report("W5 z.add_(&y) (in place)", &s, "GB/s", 1e-9, 1);
     let s = bench(cfg, bytes(8), || {
         black_box(x.relu());
     });
@@ -395,6 +406,12 @@ fn w5(cfg: &Config) {
         elementwise::unary(UnaryOp::Relu, &xs, black_box(&mut z))
     });
     report("W5 relu kernel into z (out=)", &s, "GB/s", 1e-9, 1);
+    let s = bench(cfg, bytes(8), || x.relu_into(black_box(&mut zt)));
+    assert_eq!(at(&zt), buffer, "relu_into wrote into z's buffer");
+    report("W5 x.relu_into(&mut z) (out=)", &s, "GB/s", 1e-9, 1);
+    let s = bench(cfg, bytes(8), || black_box(&mut zt).relu_());
+    assert_eq!(at(&zt), buffer, "relu_ wrote in place");
+    report("W5 z.relu_() (in place)", &s, "GB/s", 1e-9, 1);
 }
 
 fn run(cfg: &Config, workload: &str) {

@@ -41,7 +41,11 @@ MATCH = {
     "w5": [("W5 z = x + y (alloc)", "W5 torch z = x + y (alloc)"),
            ("W5 add kernel into z (out=)", "W5 torch add(x, y, out=z)"),
            ("W5 z = relu(x) (alloc)", "W5 torch z = relu(x) (alloc)"),
-           ("W5 relu kernel into z (out=)", "W5 torch clamp_min(x, 0, out=z)")],
+           ("W5 x.add_into(&y, &mut z) (out=)", "W5 torch add(x, y, out=z)"),
+           ("W5 z.add_(&y) (in place)", "W5 torch add(x, y, out=z)"),
+           ("W5 relu kernel into z (out=)", "W5 torch clamp_min(x, 0, out=z)"),
+           ("W5 x.relu_into(&mut z) (out=)", "W5 torch clamp_min(x, 0, out=z)"),
+           ("W5 z.relu_() (in place)", "W5 torch clamp_min(x, 0, out=z)")],
 }
 
 workloads = sorted({w for (_, w, _) in runs}, key=lambda w: list(MATCH).index(w))

@@ -10,10 +10,10 @@
 use crate::error::{Error, Result, invalid, or_panic};
 use crate::gradients::Gradients;
 use crate::ops::GradsIn;
-use crate::tape::{Kind, NONE, Node, Phase, anomaly_at};
+use crate::tape::{Kind, NONE, Node, NodeInputs, Phase, anomaly_at, recycle_nodes};
 use crate::tensor::Tensor;
 use crate::var::Var;
-use smallvec::SmallVec;
+use std::cell::Cell;
 use std::time::Instant;
 
 impl Var {
@@ -106,12 +106,12 @@ impl Var {
             )
         };
         nodes.truncate(root + 1);
-        let mut grads: Vec<Option<Tensor>> = Vec::with_capacity(root + 1);
+        let mut grads = take_grads();
         grads.resize_with(root + 1, || None);
         grads[root] = Some(seed.contiguous());
         let mut out = Gradients::new(tape_id);
-        if self.value().numel() == 1 && seed.numel() == 1 && seed.to_vec_f64()[0] == 1.0 {
-            out.set_loss(self.value().to_vec_f64()[0]);
+        if self.value().numel() == 1 && seed.try_item()? == 1.0 {
+            out.set_loss(self.value().try_item()?);
         }
         let mut times: Vec<(&'static str, std::time::Duration)> = Vec::new();
         let mut first_error = None;
@@ -124,7 +124,7 @@ impl Var {
                 Kind::Leaf => out.add_leaf(i as u32, g),
                 Kind::Constant | Kind::Done => {}
                 Kind::Op(op) => {
-                    let inputs: SmallVec<[u32; 2]> = SmallVec::from_slice(&nodes[i].inputs);
+                    let inputs = NodeInputs::from_slice(&nodes[i].inputs);
                     let need = inputs.iter().map(|&j| requires(&nodes, j)).collect();
                     let mut gi = GradsIn::new(need);
                     let start = profiling.then(Instant::now);
@@ -164,8 +164,8 @@ impl Var {
                 }
             }
         }
-        drop(grads);
-        drop(nodes);
+        recycle_grads(grads);
+        recycle_nodes(nodes);
         let mut t = tape.borrow_mut();
         for (name, time) in times {
             t.profile_add(name, Phase::Backward, time);
@@ -177,6 +177,25 @@ impl Var {
             return Err(Error::Anomaly(Box::new(a)));
         }
         Ok(out)
+    }
+}
+
+thread_local! {
+    /// The empty pending-gradient storage of this thread's last backward pass, with its capacity.
+    static SPARE_GRADS: Cell<Vec<Option<Tensor>>> = const { Cell::new(Vec::new()) };
+}
+
+/// Empty storage for the pending gradients of a walk: this thread's spare one.
+fn take_grads() -> Vec<Option<Tensor>> {
+    SPARE_GRADS.try_with(Cell::take).unwrap_or_default()
+}
+
+/// Empties `grads` and keeps the storage for this thread's next walk (as the tape's nodes,
+/// [`recycle_nodes`]; at most 2^16 slots).
+fn recycle_grads(mut grads: Vec<Option<Tensor>>) {
+    grads.clear();
+    if grads.capacity() <= 1 << 16 {
+        let _ = SPARE_GRADS.try_with(|spare| spare.set(grads));
     }
 }
 

@@ -3,8 +3,29 @@
 use crate::param::{Param, ParamId};
 use crate::tensor::Tensor;
 use crate::var::Var;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+
+thread_local! {
+    /// The emptied parameter map of this thread's last dropped `Gradients`, with its capacity:
+    /// a training loop's backward passes fill the same table every step.
+    static SPARE_PARAMS: Cell<Option<HashMap<ParamId, Tensor>>> = const { Cell::new(None) };
+}
+
+/// Maps with more entries than this are not kept for the next backward pass.
+const SPARE_PARAMS_MAX: usize = 1 << 12;
+
+impl Drop for Gradients {
+    fn drop(&mut self) {
+        let mut params = std::mem::take(&mut self.params);
+        if params.capacity() == 0 || params.capacity() > SPARE_PARAMS_MAX {
+            return;
+        }
+        params.clear();
+        let _ = SPARE_PARAMS.try_with(|spare| spare.set(Some(params)));
+    }
+}
 
 /// The gradients of one backward pass: one tensor per parameter (and per [`Tape::var`] leaf)
 /// that the output depends on, with the parameter's shape.
@@ -24,7 +45,13 @@ impl Gradients {
     pub(crate) fn new(tape_id: u64) -> Gradients {
         Gradients {
             tape_id,
-            ..Gradients::default()
+            loss: None,
+            params: SPARE_PARAMS
+                .try_with(Cell::take)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            leaves: HashMap::new(),
         }
     }
 

@@ -346,28 +346,35 @@ impl IntTensor {
             .collect()
     }
 
-    /// The elements as class targets for a loss over `classes` classes: each in `0..classes`, or
-    /// equal to `ignore` and then [`IGNORE`](descent_kernels::cross_entropy::IGNORE).
+    /// The elements as class targets for a loss over `classes` classes, into `targets` (cleared
+    /// first; its storage is reused): each in `0..classes`, or equal to `ignore` and then
+    /// [`IGNORE`](descent_kernels::cross_entropy::IGNORE).
     pub(crate) fn to_class_targets(
         &self,
         op: &'static str,
         classes: usize,
         axis: usize,
         ignore: Option<i64>,
-    ) -> Result<Vec<usize>> {
-        self.elements()
-            .iter()
-            .map(|&v| match usize::try_from(v) {
-                _ if Some(v) == ignore => Ok(descent_kernels::cross_entropy::IGNORE),
-                Ok(i) if i < classes => Ok(i),
-                _ => Err(Error::IndexOutOfRange {
-                    op,
-                    index: v,
-                    size: classes,
-                    axis,
-                }),
-            })
-            .collect()
+        targets: &mut Vec<usize>,
+    ) -> Result<()> {
+        let elements = self.elements();
+        targets.clear();
+        targets.reserve(elements.len());
+        for &v in elements.iter() {
+            targets.push(match usize::try_from(v) {
+                _ if Some(v) == ignore => descent_kernels::cross_entropy::IGNORE,
+                Ok(i) if i < classes => i,
+                _ => {
+                    return Err(Error::IndexOutOfRange {
+                        op,
+                        index: v,
+                        size: classes,
+                        axis,
+                    });
+                }
+            });
+        }
+        Ok(())
     }
 
     /// Checks that `self` holds one class label per sample of `input`: for `input` of shape

@@ -131,7 +131,8 @@ impl Tensor {
     /// If the tensor does not hold exactly one element.
     pub fn try_item(&self) -> Result<f64> {
         self.check_single_element()?;
-        Ok(self.to_vec_f64()[0])
+        // The one element sits at the offset whatever the strides (every index is 0).
+        Ok(with_dtype!(self.dtype(), T => self.buffer::<T>()[self.layout.offset].to_f64()))
     }
 
     /// The single element of a tensor with one element, as `f64`.

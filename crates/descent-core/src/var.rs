@@ -6,9 +6,8 @@
 
 use crate::error::{Error, Result, or_panic};
 use crate::ops::Op;
-use crate::tape::{Kind, NONE, Node, Phase, TapeInner};
+use crate::tape::{Kind, NONE, Node, NodeInputs, Phase, TapeInner};
 use crate::tensor::Tensor;
-use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
@@ -197,8 +196,8 @@ impl Var {
 /// The tape positions of an op's inputs ([`NONE`] for an unrecorded one). Pushed one by one:
 /// `collect` into a `SmallVec` goes through `Extend`'s reserve logic, ~120 instructions for one
 /// element (W4: 4 % of all instructions).
-fn input_nodes(inputs: &[&Var]) -> SmallVec<[u32; 2]> {
-    let mut nodes = SmallVec::new();
+fn input_nodes(inputs: &[&Var]) -> NodeInputs {
+    let mut nodes = NodeInputs::new();
     for v in inputs {
         nodes.push(v.node.unwrap_or(NONE));
     }

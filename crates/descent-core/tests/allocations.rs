@@ -28,13 +28,30 @@ fn each_op_allocates_only_its_output_buffer() {
     assert_eq!(probe.count_total, 1, "the counter counts");
     let (f100, b100) = chain(100);
     let (f200, b200) = chain(200);
-    assert_eq!((f100, f200), (300, 600), "forward: one allocation per op");
-    // Backward: one gradient buffer per op, plus a constant (the seed, the gradient map).
-    assert_eq!(
-        b200 - b100,
-        300,
-        "backward: one allocation per op ({b100}, {b200})"
+    println!("forward {f100}, {f200}; backward {b100}, {b200}");
+    // At most one allocation per op; fewer, since a buffer freed on this thread is reused from
+    // its cache of small blocks (the `* 1.0001` and `+ 0.001` outputs die at the next op).
+    assert!(
+        f100 <= 300 && f200 <= 600,
+        "forward: at most one allocation per op ({f100}, {f200})"
     );
+    // Backward: at most one gradient buffer per op, plus a constant (the seed).
+    assert!(
+        b200 <= b100 + 300,
+        "backward: at most one allocation per op ({b100}, {b200})"
+    );
+}
+
+#[test]
+fn a_second_identical_chain_allocates_only_what_it_keeps() {
+    // The first chain leaves its node storage, pending-gradient storage and freed buffers to the
+    // thread; the second records into them. What it still allocates: the tape itself and the
+    // values kept alive at once (each `tanh` output is saved until backward reaches it).
+    chain(100);
+    let (forward, backward) = chain(100);
+    println!("second chain of 300 ops: forward {forward}, backward {backward}");
+    assert!(forward <= 102, "forward allocated {forward} times");
+    assert!(backward <= 10, "backward allocated {backward} times");
 }
 
 /// A safetensors file whose header is `json` and which holds `data` bytes after it.

@@ -12,8 +12,11 @@
 //! it without touching the kernel (no `mmap`, no page faults). The pool is bounded: at most
 //! [`BLOCKS_PER_CLASS`] blocks per class and [`pool_limit`] bytes in all (256 MiB unless
 //! [`set_pool_limit`] says otherwise); a block that does not fit is freed. Blocks of
-//! [`POOL_MIN_BYTES`] or less go to `malloc`, whose per-thread caches serve them faster than a
-//! lock would; blocks above [`MAX_CLASS_BYTES`] are never pooled.
+//! [`POOL_MIN_BYTES`] or less are rounded to small size classes (64 bytes, then four per power
+//! of two) and recycled through a cache of the thread that drops them, with no lock: at most
+//! [`BLOCKS_PER_CLASS`] per class and [`SMALL_CACHE_BYTES`] per thread, freed when the thread
+//! ends; so a training loop's small tensors (biases, logits, losses) stop calling `malloc` after
+//! its first steps. Blocks above [`MAX_CLASS_BYTES`] are never pooled.
 //!
 //! **Zeroing.** [`Buffer::zeroed`] is all zeros, always (a recycled block is cleared). A kernel
 //! that overwrites every element takes [`Buffer::for_overwrite`] instead: its elements hold
@@ -40,6 +43,7 @@
 
 use crate::float::Float;
 use std::alloc::{Layout, alloc, alloc_zeroed, dealloc};
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -50,6 +54,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 /// Blocks with more element bytes than this are recycled through the pool; smaller ones are
 /// allocated and freed with `malloc`.
 pub const POOL_MIN_BYTES: usize = 64 * 1024;
+
+/// At most this many bytes of small blocks (of [`POOL_MIN_BYTES`] or less) are kept per thread.
+pub const SMALL_CACHE_BYTES: usize = 1 << 20;
 
 /// The largest size class (256 MiB of elements); larger blocks are allocated exactly and freed.
 pub const MAX_CLASS_BYTES: usize = 256 << 20;
@@ -139,6 +146,90 @@ fn class_of(bytes: usize) -> Option<(usize, usize)> {
     let rounded = bytes.div_ceil(quarter) * quarter; // In (2^p, 2^(p+1)], so rounded / quarter is 5..=8.
     let index = (p - POOL_MIN_BYTES.trailing_zeros() as usize) * 4 + rounded / quarter - 5;
     Some((index, rounded))
+}
+
+/// Small size classes: 64 bytes and below, then 4 per power of two up to `POOL_MIN_BYTES`.
+const SMALL_CLASSES: usize = 1 + 4 * (POOL_MIN_BYTES.trailing_zeros() as usize - 6);
+
+/// The small class of `bytes` (at most `POOL_MIN_BYTES`) and its rounded size, as [`class_of`].
+fn small_class_of(bytes: usize) -> Option<(usize, usize)> {
+    if bytes > POOL_MIN_BYTES {
+        return None;
+    }
+    if bytes <= 64 {
+        return Some((0, 64));
+    }
+    let p = (usize::BITS - 1 - (bytes - 1).leading_zeros()) as usize; // 2^p <= bytes - 1 < 2^(p+1), p >= 6.
+    let quarter = 1usize << (p - 2);
+    let rounded = bytes.div_ceil(quarter) * quarter;
+    Some((1 + (p - 6) * 4 + rounded / quarter - 5, rounded))
+}
+
+/// The free small blocks of one thread.
+struct SmallCache {
+    free: [FreeList; SMALL_CLASSES],
+    bytes: usize,
+}
+
+impl Drop for SmallCache {
+    fn drop(&mut self) {
+        for list in &mut self.free {
+            while let Some(block) = list.pop() {
+                // SAFETY: the cache owns its free blocks alone.
+                let capacity = unsafe { (*block.0.as_ptr()).capacity };
+                // SAFETY: as above; `allocate` made it with this capacity.
+                unsafe { free_block(block.0, capacity) };
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SMALL: RefCell<SmallCache> = const {
+        RefCell::new(SmallCache {
+            free: [const {
+                FreeList {
+                    blocks: [const { None }; BLOCKS_PER_CLASS],
+                    len: 0,
+                }
+            }; SMALL_CLASSES],
+            bytes: 0,
+        })
+    };
+}
+
+/// A free small block of class `index` from this thread's cache.
+fn small_pop(index: usize) -> Option<FreeBlock> {
+    SMALL
+        .try_with(|c| {
+            let mut c = c.try_borrow_mut().ok()?;
+            let block = c.free[index].pop()?;
+            // SAFETY: the cache owned the block alone; now we do.
+            c.bytes -= unsafe { (*block.0.as_ptr()).capacity };
+            Some(block)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps a free small block of class `index` in this thread's cache, or gives it back.
+fn small_push(index: usize, capacity: usize, block: FreeBlock) -> Result<(), FreeBlock> {
+    let mut block = Some(block);
+    let _ = SMALL.try_with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else {
+            return;
+        };
+        if c.bytes + capacity > SMALL_CACHE_BYTES {
+            return;
+        }
+        if let Some(b) = block.take() {
+            match c.free[index].push(b) {
+                Ok(()) => c.bytes += capacity,
+                Err(b) => block = Some(b),
+            }
+        }
+    });
+    block.map_or(Ok(()), Err)
 }
 
 /// A free block owned by the pool.
@@ -238,7 +329,9 @@ pub fn set_pool_limit(bytes: usize) {
     }
 }
 
-/// Frees every block the pool holds (memory goes back to the allocator).
+/// Frees every block the pool holds (memory goes back to the allocator). The per-thread caches
+/// of small blocks (at most [`SMALL_CACHE_BYTES`] each) are not the pool's: they are freed when
+/// their thread ends.
 pub fn trim_pool() {
     let limit = pool_limit();
     set_pool_limit(0);
@@ -287,49 +380,57 @@ fn allocate(len: usize, element_bytes: usize, fill: Fill) -> Result<NonNull<Head
     };
     let bytes = len.checked_mul(element_bytes).ok_or(err(None))?;
     let class = class_of(bytes);
-    if let Some((index, _)) = class {
+    let small = small_class_of(bytes);
+    let recycled = if let Some((index, _)) = small {
+        small_pop(index)
+    } else if let Some((index, _)) = class {
         let mut p = pool();
-        if let Some(FreeBlock(block)) = p.free[index].pop() {
+        let block = p.free[index].pop();
+        if let Some(FreeBlock(block)) = &block {
             p.hits += 1;
             // SAFETY: the block came from the pool, which owns it alone.
-            let capacity = unsafe { (*block.as_ptr()).capacity };
-            p.bytes -= capacity;
-            drop(p);
-            // SAFETY: the block is now ours alone; its header was written by `fresh`.
-            let header = unsafe { &mut *block.as_ptr() };
-            let data = elements(block);
-            if fill == Fill::Zeros {
-                // SAFETY: `bytes <= capacity` (same class), inside the block's element room.
-                unsafe { data.write_bytes(0, bytes) };
-            } else if header.initialized < bytes {
-                // SAFETY: `initialized < bytes <= capacity`: the range is inside the element room.
-                unsafe {
-                    data.add(header.initialized)
-                        .write_bytes(0, bytes - header.initialized)
-                };
-            }
-            header.initialized = header.initialized.max(bytes);
-            header.len = len;
-            *header.count.get_mut() = 1;
-            return Ok(block);
+            p.bytes -= unsafe { (*block.as_ptr()).capacity };
+        } else {
+            p.misses += 1;
         }
-        p.misses += 1;
+        block
+    } else {
+        None
+    };
+    if let Some(FreeBlock(block)) = recycled {
+        // SAFETY: the block is now ours alone; its header was written when it was allocated.
+        let header = unsafe { &mut *block.as_ptr() };
+        let data = elements(block);
+        if fill == Fill::Zeros {
+            // SAFETY: `bytes <= capacity` (same class), inside the block's element room.
+            unsafe { data.write_bytes(0, bytes) };
+        } else if header.initialized < bytes {
+            // SAFETY: `initialized < bytes <= capacity`: the range is inside the element room.
+            unsafe {
+                data.add(header.initialized)
+                    .write_bytes(0, bytes - header.initialized)
+            };
+        }
+        header.initialized = header.initialized.max(bytes);
+        header.len = len;
+        *header.count.get_mut() = 1;
+        return Ok(block);
     }
-    let capacity = class.map_or(bytes, |(_, rounded)| rounded);
+    let capacity = small.or(class).map_or(bytes, |(_, rounded)| rounded);
     let layout = block_layout(capacity).ok_or(err(Some(bytes)))?;
-    // Small blocks: `malloc` (its thread cache) and a fill; large ones: `calloc`, which gets
+    // Small blocks: `malloc` and a fill; large ones: `calloc`, which gets
     // zeroed pages from the kernel without a memset.
-    let small = capacity <= POOL_MIN_BYTES;
+    let fill_small = capacity <= POOL_MIN_BYTES;
     // SAFETY: the layout has a non-zero size (the header).
     let raw = unsafe {
-        if small {
+        if fill_small {
             alloc(layout)
         } else {
             alloc_zeroed(layout)
         }
     };
     let block = NonNull::new(raw.cast::<Header>()).ok_or(err(Some(bytes)))?;
-    if small {
+    if fill_small {
         // SAFETY: the element room has `capacity >= bytes` bytes; the whole room is written, so
         // every byte of the block the header claims initialized is.
         unsafe { elements(block).write_bytes(0, capacity) };
@@ -362,6 +463,15 @@ unsafe fn release(block: NonNull<Header>, element_bytes: usize) {
     let header = unsafe { &mut *block.as_ptr() };
     let capacity = header.capacity;
     header.initialized = header.initialized.max(header.len * element_bytes);
+    if let Some((index, rounded)) = small_class_of(capacity)
+        && rounded == capacity
+    {
+        match small_push(index, capacity, FreeBlock(block)) {
+            Ok(()) => return,
+            // SAFETY: no reference is left, and `allocate` made it with this capacity.
+            Err(FreeBlock(block)) => return unsafe { free_block(block, capacity) },
+        }
+    }
     if let Some((index, rounded)) = class_of(capacity)
         && rounded == capacity
     {

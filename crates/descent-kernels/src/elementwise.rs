@@ -223,6 +223,88 @@ pub fn binary<T: Float, O: ZipOp>(op: O, a: &[T], b: &[T], out: &mut [T]) {
     }
 }
 
+/// Elements of the stack block the in-place forms copy each piece of the accumulator to.
+const ASSIGN_BLOCK: usize = 1024;
+
+/// `acc = op(acc)` on a contiguous slice: [`unary`] in place. Each block of up to 1024 elements is
+/// copied to a buffer on the stack and the same row kernel writes it back, so every element is
+/// bit for bit what [`unary`] gives (the copy stays in L1: memory traffic is that of one read
+/// and one write per element).
+pub fn unary_assign<T: Float>(op: UnaryOp, acc: &mut [T]) {
+    let isa = crate::isa();
+    let run = |piece: &mut [T]| {
+        let mut tmp = [T::ZERO; ASSIGN_BLOCK];
+        for block in piece.chunks_mut(ASSIGN_BLOCK) {
+            let x = &mut tmp[..block.len()];
+            x.copy_from_slice(block);
+            unary_row(isa, op, x, 1, block);
+        }
+    };
+    if worth_parallel(acc.len()) {
+        acc.par_chunks_mut(CHUNK).for_each(run);
+    } else {
+        run(acc);
+    }
+}
+
+/// `acc = op(acc, b)` on contiguous slices, `b` repeated along `acc` (its length divides
+/// `acc.len()`: equal lengths, or a trailing-dims broadcast such as a bias row): [`binary`] in
+/// place, with the stack copy of [`unary_assign`], so each element is bit for bit what
+/// [`binary`] gives on the broadcast operands.
+///
+/// # Panics
+/// If `b` is empty while `acc` is not, or `b.len()` does not divide `acc.len()`.
+pub fn binary_assign<T: Float, O: ZipOp>(op: O, acc: &mut [T], b: &[T]) {
+    if acc.is_empty() {
+        return;
+    }
+    assert!(
+        !b.is_empty() && acc.len().is_multiple_of(b.len()),
+        "binary_assign: the operand's length {} does not divide {}",
+        b.len(),
+        acc.len()
+    );
+    let isa = crate::isa();
+    // A piece starts at a multiple of `b.len()` (or is within one period when `b` is longer than
+    // a chunk), so `b` is read from the piece's offset modulo its length.
+    let run = |start: usize, piece: &mut [T]| {
+        let mut tmp = [T::ZERO; ASSIGN_BLOCK];
+        let mut at = start;
+        for block in piece.chunks_mut(ASSIGN_BLOCK) {
+            let mut done = 0;
+            while done < block.len() {
+                let from = (at + done) % b.len();
+                let n = (block.len() - done).min(b.len() - from);
+                let x = &mut tmp[..n];
+                x.copy_from_slice(&block[done..done + n]);
+                binary_row(
+                    isa,
+                    op,
+                    x,
+                    1,
+                    &b[from..from + n],
+                    1,
+                    &mut block[done..done + n],
+                );
+                done += n;
+            }
+            at += block.len();
+        }
+    };
+    if worth_parallel(acc.len()) {
+        let piece = if b.len() >= CHUNK {
+            CHUNK
+        } else {
+            b.len() * (CHUNK / b.len())
+        };
+        acc.par_chunks_mut(piece)
+            .enumerate()
+            .for_each(|(i, p)| run(i * piece, p));
+    } else {
+        run(0, acc);
+    }
+}
+
 /// The scalar reference of a binary op, in `f64`.
 pub fn binary_reference(op: BinaryOp, a: f64, b: f64) -> f64 {
     match op {

@@ -145,7 +145,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 prefix: &str,
                 f: &mut dyn FnMut(&str, &#lt #krate::__private::Param),
             ) {
-                #( #krate::Visit::visit_params(&self.#members, &#krate::module_path(prefix, #paths), f); )*
+                #( #krate::with_module_path(prefix, #paths, |p| #krate::Visit::visit_params(&self.#members, p, f)); )*
             }
 
             fn visit_params_mut(
@@ -153,7 +153,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 prefix: &str,
                 f: &mut dyn FnMut(&str, &mut #krate::__private::Param),
             ) {
-                #( #krate::Visit::visit_params_mut(&mut self.#members, &#krate::module_path(prefix, #paths), f); )*
+                #( #krate::with_module_path(prefix, #paths, |p| #krate::Visit::visit_params_mut(&mut self.#members, p, f)); )*
             }
 
             fn visit_buffers<#lt>(
@@ -161,7 +161,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 prefix: &str,
                 f: &mut dyn FnMut(&str, &#lt #krate::Buffer),
             ) {
-                #( #krate::Visit::visit_buffers(&self.#members, &#krate::module_path(prefix, #paths), f); )*
+                #( #krate::with_module_path(prefix, #paths, |p| #krate::Visit::visit_buffers(&self.#members, p, f)); )*
             }
         }
 

@@ -1,7 +1,7 @@
 //! [`Embedding`]: a lookup table of vectors indexed by integers, as `torch.nn.Embedding`.
 
 use crate::init::{Stream, normal};
-use crate::module::{Ctx, Module, Visit, module_path};
+use crate::module::{Ctx, Module, Visit, with_module_path};
 use descent_core::{Error, IntTensor, Param, Result, TapeRef, Tensor, Var};
 
 /// A table of `num_embeddings` vectors of `embedding_dim` (the parameter `weight`,
@@ -133,11 +133,11 @@ impl Module for Embedding {
 
 impl Visit for Embedding {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&module_path(prefix, "weight"), &self.weight);
+        with_module_path(prefix, "weight", |path| f(path, &self.weight));
     }
 
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&module_path(prefix, "weight"), &mut self.weight);
+        with_module_path(prefix, "weight", |path| f(path, &mut self.weight));
     }
 }
 

@@ -58,7 +58,7 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use init::{Seeds, Stream};
 pub use linear::Linear;
-pub use module::{Ctx, Mode, Module, Visit, module_path};
+pub use module::{Ctx, Mode, Module, Visit, module_path, with_index_path, with_module_path};
 pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use summary::{Summary, SummaryRow};

@@ -293,17 +293,17 @@ impl<T: Visit> Visit for Option<T> {
 impl<T: Visit> Visit for Vec<T> {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         for (i, t) in self.iter().enumerate() {
-            t.visit_params(&module_path(prefix, &i.to_string()), f)
+            with_index_path(prefix, i, |p| t.visit_params(p, f))
         }
     }
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         for (i, t) in self.iter_mut().enumerate() {
-            t.visit_params_mut(&module_path(prefix, &i.to_string()), f)
+            with_index_path(prefix, i, |p| t.visit_params_mut(p, f))
         }
     }
     fn visit_buffers<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Buffer)) {
         for (i, t) in self.iter().enumerate() {
-            t.visit_buffers(&module_path(prefix, &i.to_string()), f)
+            with_index_path(prefix, i, |p| t.visit_buffers(p, f))
         }
     }
 }
@@ -312,17 +312,17 @@ impl<T: Visit> Visit for Vec<T> {
 impl<T: Visit, const N: usize> Visit for [T; N] {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         for (i, t) in self.iter().enumerate() {
-            t.visit_params(&module_path(prefix, &i.to_string()), f)
+            with_index_path(prefix, i, |p| t.visit_params(p, f))
         }
     }
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         for (i, t) in self.iter_mut().enumerate() {
-            t.visit_params_mut(&module_path(prefix, &i.to_string()), f)
+            with_index_path(prefix, i, |p| t.visit_params_mut(p, f))
         }
     }
     fn visit_buffers<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Buffer)) {
         for (i, t) in self.iter().enumerate() {
-            t.visit_buffers(&module_path(prefix, &i.to_string()), f)
+            with_index_path(prefix, i, |p| t.visit_buffers(p, f))
         }
     }
 }
@@ -333,13 +333,13 @@ macro_rules! visit_tuple {
     ($(($($T:ident $i:tt),+))*) => {$(
         impl<$($T: Visit),+> Visit for ($($T,)+) {
             fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
-                $(self.$i.visit_params(&module_path(prefix, stringify!($i)), f);)+
+                $(with_module_path(prefix, stringify!($i), |p| self.$i.visit_params(p, f));)+
             }
             fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
-                $(self.$i.visit_params_mut(&module_path(prefix, stringify!($i)), f);)+
+                $(with_module_path(prefix, stringify!($i), |p| self.$i.visit_params_mut(p, f));)+
             }
             fn visit_buffers<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Buffer)) {
-                $(self.$i.visit_buffers(&module_path(prefix, stringify!($i)), f);)+
+                $(with_module_path(prefix, stringify!($i), |p| self.$i.visit_buffers(p, f));)+
             }
         }
     )*};
@@ -401,6 +401,55 @@ pub fn module_path(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}.{name}")
     }
+}
+
+/// Paths up to this many bytes are joined on the stack by [`with_module_path`].
+const STACK_PATH_BYTES: usize = 128;
+
+/// Calls `f` with [`module_path()`]`(prefix, name)`, joined in a stack buffer when it is at most
+/// 128 bytes long, so visiting a model's parameters (each optimizer step does it twice) does not
+/// allocate. What visitors written by hand can use instead of [`module_path()`].
+///
+/// ```
+/// let n = descent_nn::with_module_path("fc1", "weight", |p| p.len());
+/// assert_eq!(n, "fc1.weight".len());
+/// assert_eq!(descent_nn::with_module_path("", "bias", str::to_string), "bias");
+/// ```
+pub fn with_module_path<R>(prefix: &str, name: &str, f: impl FnOnce(&str) -> R) -> R {
+    if prefix.is_empty() {
+        return f(name);
+    }
+    let len = prefix.len() + 1 + name.len();
+    if len > STACK_PATH_BYTES {
+        return f(&module_path(prefix, name));
+    }
+    let mut buf = [0u8; STACK_PATH_BYTES];
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    buf[prefix.len()] = b'.';
+    buf[prefix.len() + 1..len].copy_from_slice(name.as_bytes());
+    f(std::str::from_utf8(&buf[..len]).expect("two strs joined by an ASCII dot"))
+}
+
+/// Calls `f` with `prefix.i` (`i` at the top), as [`with_module_path`]: the path of element `i`
+/// of a container.
+///
+/// ```
+/// assert_eq!(descent_nn::with_index_path("layers", 12, str::to_string), "layers.12");
+/// assert_eq!(descent_nn::with_index_path("", 0, str::to_string), "0");
+/// ```
+pub fn with_index_path<R>(prefix: &str, i: usize, f: impl FnOnce(&str) -> R) -> R {
+    let mut digits = [0u8; 20]; // u64::MAX has 20 digits.
+    let (mut n, mut at) = (i, digits.len());
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let name = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
+    with_module_path(prefix, name, f)
 }
 
 /// Implements [`Params`](descent_core::Params) (what optimizers take) for module types, in terms

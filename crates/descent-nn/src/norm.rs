@@ -4,7 +4,7 @@
 //! ([`Var::try_batch_norm`], [`Var::try_layer_norm`]).
 
 use crate::buffer::Buffer;
-use crate::module::{Ctx, Module, Visit, module_path};
+use crate::module::{Ctx, Module, Visit, with_module_path};
 use descent_core::{BatchNormStats, BatchStats, Error, IntTensor, Param, Result, Tensor, Var};
 
 /// The settings of a batch-norm layer, PyTorch's defaults by [`Default`]:
@@ -224,7 +224,7 @@ impl<const D: usize> Visit for BatchNorm<D> {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         for (name, p) in [("weight", &self.weight), ("bias", &self.bias)] {
             if let Some(p) = p {
-                f(&module_path(prefix, name), p);
+                with_module_path(prefix, name, |path| f(path, p));
             }
         }
     }
@@ -232,7 +232,7 @@ impl<const D: usize> Visit for BatchNorm<D> {
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         for (name, p) in [("weight", &mut self.weight), ("bias", &mut self.bias)] {
             if let Some(p) = p {
-                f(&module_path(prefix, name), p);
+                with_module_path(prefix, name, |path| f(path, p));
             }
         }
     }
@@ -245,7 +245,7 @@ impl<const D: usize> Visit for BatchNorm<D> {
         ];
         for (name, b) in buffers {
             if let Some(b) = b {
-                f(&module_path(prefix, name), b);
+                with_module_path(prefix, name, |path| f(path, b));
             }
         }
     }
@@ -344,7 +344,7 @@ impl Visit for LayerNorm {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         for (name, p) in [("weight", &self.weight), ("bias", &self.bias)] {
             if let Some(p) = p {
-                f(&module_path(prefix, name), p);
+                with_module_path(prefix, name, |path| f(path, p));
             }
         }
     }
@@ -352,7 +352,7 @@ impl Visit for LayerNorm {
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         for (name, p) in [("weight", &mut self.weight), ("bias", &mut self.bias)] {
             if let Some(p) = p {
-                f(&module_path(prefix, name), p);
+                with_module_path(prefix, name, |path| f(path, p));
             }
         }
     }

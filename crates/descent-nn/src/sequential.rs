@@ -1,7 +1,7 @@
 //! [`Sequential`]: modules applied in order, as `nn.Sequential`.
 
 use crate::buffer::Buffer;
-use crate::module::{Ctx, Module, Visit, module_path};
+use crate::module::{Ctx, Module, Visit, with_index_path};
 use descent_core::{Param, Result, Var};
 
 /// Modules applied one after the other; child `i`'s parameters are named `"{i}.{name}"`
@@ -47,19 +47,19 @@ impl Module for Sequential {
 impl Visit for Sequential {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Param)) {
         for (i, layer) in self.layers.iter().enumerate() {
-            layer.visit_params(&module_path(prefix, &i.to_string()), f);
+            with_index_path(prefix, i, |p| layer.visit_params(p, f));
         }
     }
 
     fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.visit_params_mut(&module_path(prefix, &i.to_string()), f);
+            with_index_path(prefix, i, |p| layer.visit_params_mut(p, f));
         }
     }
 
     fn visit_buffers<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Buffer)) {
         for (i, layer) in self.layers.iter().enumerate() {
-            layer.visit_buffers(&module_path(prefix, &i.to_string()), f);
+            with_index_path(prefix, i, |p| layer.visit_buffers(p, f));
         }
     }
 }

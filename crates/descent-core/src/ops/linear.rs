@@ -21,7 +21,7 @@
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result};
-use crate::ops::{BackwardRule, GradsIn, Op, opt};
+use crate::ops::{BackwardRule, GradsIn, Op, Pooled, opt};
 use crate::panicking::panicking;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -165,6 +165,8 @@ pub(crate) struct LinearNode {
     pub(crate) dims: (usize, usize, usize),
 }
 
+super::recycled!(LinearNode);
+
 impl BackwardRule for LinearNode {
     fn saved_bytes(&self) -> usize {
         opt(&self.x) + opt(&self.weight)
@@ -173,7 +175,12 @@ impl BackwardRule for LinearNode {
     fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
         let (m, k, n) = self.dims;
         // G as an m x n row-major matrix.
-        let g2 = g.try_reshape([m, n])?;
+        // (Already that for a 2-D input: then no reshape, whose dims would be a `Vec`.)
+        let g2 = if g.shape() == [m, n] && g.is_contiguous() {
+            g.clone()
+        } else {
+            g.try_reshape([m, n])?
+        };
         let go = g2.layout.offset;
         if grads.needs(0)
             && let Some(w) = &self.weight
@@ -253,7 +260,7 @@ impl Var {
             let dims = check(x, w, bias.map(Var::value))?;
             Ok(Recorded {
                 value,
-                op: Op::Linear(Box::new(LinearNode {
+                op: Op::Linear(Pooled::new(LinearNode {
                     x: weight.requires_grad().then(|| x.clone()),
                     weight: self.requires_grad().then(|| w.clone()),
                     x_shape: x.dims(),

@@ -40,7 +40,7 @@
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
 use crate::int_tensor::IntTensor;
-use crate::ops::{BackwardRule, GradsIn, Op, opt};
+use crate::ops::{BackwardRule, GradsIn, Op, Pooled, opt};
 use crate::panicking::panicking;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
@@ -180,7 +180,10 @@ fn cross_entropy_forward(
         }
     }
     let axis = if x.rank() == 1 { 0 } else { 1 };
-    let targets = target.to_class_targets(OP, classes, axis, options.ignore_index)?;
+    let mut targets = SPARE_TARGETS
+        .try_with(std::cell::Cell::take)
+        .unwrap_or_default();
+    target.to_class_targets(OP, classes, axis, options.ignore_index, &mut targets)?;
     let outer = if x.rank() == 1 { 1 } else { x.shape()[0] };
     let inner: usize = x.shape()[(axis + 1).min(x.rank())..].iter().product();
     let x = x.contiguous();
@@ -242,6 +245,22 @@ pub(crate) struct CrossEntropyNode {
     total_weight: f64,
     /// `(outer, classes, inner)`.
     dims: (usize, usize, usize),
+}
+
+super::recycled!(CrossEntropyNode);
+
+thread_local! {
+    /// The targets storage of this thread's last dropped `cross_entropy` node, for the next one.
+    static SPARE_TARGETS: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for CrossEntropyNode {
+    fn drop(&mut self) {
+        let targets = std::mem::take(&mut self.targets);
+        if targets.capacity() <= 1 << 20 {
+            let _ = SPARE_TARGETS.try_with(|spare| spare.set(targets));
+        }
+    }
 }
 
 impl BackwardRule for CrossEntropyNode {
@@ -328,7 +347,7 @@ impl Var {
             let (value, node) = cross_entropy_forward(self.value(), target, &options)?;
             Ok(Recorded {
                 value,
-                op: Op::CrossEntropy(Box::new(node)),
+                op: Op::CrossEntropy(Pooled::new(node)),
             })
         })
     }

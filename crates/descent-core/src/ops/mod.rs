@@ -25,6 +25,7 @@ pub mod compare;
 pub mod conv;
 pub mod custom;
 pub mod index;
+pub mod inplace;
 pub mod join;
 pub mod linear;
 pub mod loss;
@@ -39,6 +40,8 @@ pub mod view;
 use crate::error::Result;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::thread::LocalKey;
 
 /// The backward half of an op family, implemented by the family's node struct in its file,
 /// right under the forward.
@@ -63,6 +66,88 @@ impl<T: BackwardRule> BackwardRule for Box<T> {
 }
 
 /// Bytes of an optionally saved tensor.
+/// A node type whose boxes are reused: each thread keeps up to [`SPARE_BOXES`] empty ones.
+pub(crate) trait Recycled: Sized + 'static {
+    /// This type's spare boxes on this thread.
+    fn spare() -> &'static LocalKey<RefCell<Vec<Box<Option<Self>>>>>;
+}
+
+/// At most this many spare boxes per node type and thread.
+const SPARE_BOXES: usize = 16;
+
+/// A boxed node whose box, once the node is dropped (its saved tensors freed), goes back to a
+/// spare list of its thread for the next node of its type: a training step records its
+/// `linear` and `cross_entropy` nodes into the boxes of the previous step, with no allocation.
+pub(crate) struct Pooled<T: Recycled>(Option<Box<Option<T>>>);
+
+impl<T: Recycled> Pooled<T> {
+    pub(crate) fn new(node: T) -> Pooled<T> {
+        let spare = T::spare()
+            .try_with(|s| s.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        Pooled(Some(match spare {
+            Some(mut b) => {
+                *b = Some(node);
+                b
+            }
+            None => Box::new(Some(node)),
+        }))
+    }
+
+    fn node(&self) -> &T {
+        self.0
+            .as_ref()
+            .and_then(|b| b.as_ref().as_ref())
+            .expect("a pooled node is live until dropped")
+    }
+}
+
+impl<T: Recycled> Drop for Pooled<T> {
+    fn drop(&mut self) {
+        let Some(mut b) = self.0.take() else {
+            return;
+        };
+        *b = None; // The saved tensors go now.
+        let mut b = Some(b);
+        let _ = T::spare().try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut()
+                && s.len() < SPARE_BOXES
+                && let Some(b) = b.take()
+            {
+                s.push(b);
+            }
+        });
+    }
+}
+
+impl<T: Recycled + BackwardRule> BackwardRule for Pooled<T> {
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        self.node().backward(g, grads)
+    }
+
+    fn saved_bytes(&self) -> usize {
+        self.node().saved_bytes()
+    }
+}
+
+/// Implements [`Recycled`] for a node type, with its thread-local spare list.
+macro_rules! recycled {
+    ($t:ty) => {
+        impl $crate::ops::Recycled for $t {
+            fn spare()
+            -> &'static ::std::thread::LocalKey<::std::cell::RefCell<Vec<Box<Option<Self>>>>> {
+                thread_local! {
+                    static SPARE: ::std::cell::RefCell<Vec<Box<Option<$t>>>> =
+                        const { ::std::cell::RefCell::new(Vec::new()) };
+                }
+                &SPARE
+            }
+        }
+    };
+}
+pub(crate) use recycled;
+
 pub(crate) fn opt(t: &Option<Tensor>) -> usize {
     t.as_ref().map_or(0, Tensor::nbytes)
 }
@@ -95,9 +180,9 @@ op_families! {
     Where(Box<compare::WhereNode>),
     Reduce(Box<reduce::ReduceNode>),
     Matmul(Box<matmul::MatmulNode>),
-    Linear(Box<linear::LinearNode>),
+    Linear(Pooled<linear::LinearNode>),
     Softmax(softmax::SoftmaxNode),
-    CrossEntropy(Box<loss::CrossEntropyNode>),
+    CrossEntropy(Pooled<loss::CrossEntropyNode>),
     BatchNorm(Box<norm::BatchNormNode>),
     LayerNorm(Box<norm::LayerNormNode>),
     Conv2d(Box<conv::Conv2dNode>),
@@ -123,13 +208,14 @@ impl Op {
 }
 
 /// The gradients a backward rule hands back, one slot per input in argument order.
+/// Three inline, as [`NodeInputs`](crate::tape::NodeInputs): no allocation for the built-in ops.
 pub(crate) struct GradsIn {
-    need: SmallVec<[bool; 2]>,
-    grads: SmallVec<[Option<Tensor>; 2]>,
+    need: SmallVec<[bool; 4]>,
+    grads: SmallVec<[Option<Tensor>; 3]>,
 }
 
 impl GradsIn {
-    pub(crate) fn new(need: SmallVec<[bool; 2]>) -> GradsIn {
+    pub(crate) fn new(need: SmallVec<[bool; 4]>) -> GradsIn {
         let mut grads = SmallVec::new();
         grads.resize_with(need.len(), || None);
         GradsIn { need, grads }
@@ -147,7 +233,7 @@ impl GradsIn {
         }
     }
 
-    pub(crate) fn into_grads(self) -> SmallVec<[Option<Tensor>; 2]> {
+    pub(crate) fn into_grads(self) -> SmallVec<[Option<Tensor>; 3]> {
         self.grads
     }
 }

@@ -44,7 +44,7 @@ fn plan(op: &'static str, x: &Tensor, axes: &[isize], keepdim: bool) -> Result<P
         })
         .collect();
     // Size-1 axes change nothing; leave them out of the block search.
-    let red: Vec<usize> = axes.iter().copied().filter(|&d| shape[d] != 1).collect();
+    let red: SmallVec<[usize; 4]> = axes.iter().copied().filter(|&d| shape[d] != 1).collect();
     let len: usize = red.iter().map(|&d| shape[d]).product();
     let numel = x.numel();
     if red.is_empty() {
@@ -69,11 +69,11 @@ fn plan(op: &'static str, x: &Tensor, axes: &[isize], keepdim: bool) -> Result<P
             out_shape,
         });
     }
-    let kept: Vec<isize> = (0..shape.len())
+    let kept: SmallVec<[isize; 4]> = (0..shape.len())
         .filter(|d| !red.contains(d))
         .map(|d| d as isize)
         .collect();
-    let perm: Vec<isize> = kept
+    let perm: SmallVec<[isize; 4]> = kept
         .iter()
         .copied()
         .chain(red.iter().map(|&d| d as isize))
@@ -203,7 +203,7 @@ macro_rules! all_axes {
                 /// Over all axes, to a 0-dimensional result.
                 #[track_caller]
                 pub fn $all(&self) -> $T {
-                    let axes: Vec<isize> = (0..self.shape().len() as isize).collect();
+                    let axes: SmallVec<[isize; 4]> = (0..self.shape().len() as isize).collect();
                     $crate::error::or_panic(self.$try_name(&axes, false))
                 }
             )*
