@@ -376,6 +376,7 @@ impl<'a, M: Module + Params> Learner<'a, M> {
             &*self.loss,
             self.clip_norm,
             self.dp,
+            true,
             &mut |value, sums| {
                 let [_, n, correct, counted] = sums;
                 check_step(
@@ -540,13 +541,15 @@ pub fn train_step<M: Module + Params>(
         loss,
         None,
         None,
+        false,
         &mut |_, _| Ok(()),
     )
 }
 
 /// [`train_step`] with the loop's additions: `inspect` sees the mean loss and `[loss x samples,
 /// samples, right answers, samples with an accuracy]` (over all ranks when distributed) before backward
-/// and may stop the step with an error, before anything changed; the gradients are averaged
+/// and may stop the step with an error, before anything changed (the accuracy counts are
+/// computed only if `accuracy`: [`train_step`] skips them); the gradients are averaged
 /// across ranks with `dp`, and their global norm is clipped to `clip_norm`, before the update.
 /// Returns the (global) mean loss.
 #[allow(clippy::too_many_arguments)]
@@ -560,6 +563,7 @@ fn step_with<M: Module + Params>(
     loss: &dyn Fn(&Var, &IntTensor) -> Result<Var>,
     clip_norm: Option<f64>,
     dp: Option<&DataParallel>,
+    accuracy: bool,
     inspect: &mut dyn FnMut(f64, [f64; 4]) -> Result<()>,
 ) -> Result<f64> {
     let n = labels.shape().first().copied().unwrap_or(0);
@@ -569,7 +573,7 @@ fn step_with<M: Module + Params>(
         let loss = loss(&out, labels)?;
         let value = loss.value().try_item()?;
         let (mut correct, mut counted) = (0.0, 0.0);
-        if out.shape().len() == 2 && labels.shape() == [n] {
+        if accuracy && out.shape().len() == 2 && labels.shape() == [n] {
             let predicted = out.value().try_argmax(1, false)?;
             correct = predicted.try_eq(labels)?.sum_all() as f64;
             counted = n as f64;
