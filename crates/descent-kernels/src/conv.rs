@@ -529,10 +529,11 @@ pub fn conv2d_backward_input<T: Float>(
 }
 
 /// The gradient of [`conv2d`] with respect to its weight: for each group,
-/// `grad_w_g` `[c_out / groups, k]` `= sum_n grad_out_{n,g} cols_{n,g}^T`, accumulated sample by
-/// sample in batch order. Groups write disjoint blocks of `grad_w` and run in parallel when there
-/// are several; within a group the order is fixed, so the result does not depend on the thread
-/// count (each GEMM is itself parallel). `grad_w` is overwritten.
+/// `grad_w_g` `[c_out / groups, k]` `= sum_n grad_out_{n,g} cols_{n,g}^T`. The batch is cut into
+/// at most 8 runs of consecutive samples (the cut depends on the batch size alone); each
+/// (group, run) accumulates its samples in order into a partial sum of its own, in parallel, and
+/// the partial sums are then added in run order, so the result does not depend on the thread
+/// count. `grad_w` is overwritten.
 ///
 /// # Panics
 /// If a slice length does not match the geometry.
@@ -594,9 +595,14 @@ pub fn conv2d_backward_weight<T: Float>(
         }
         return;
     }
-    let one = |(grp, gw): (usize, &mut [T])| {
-        let mut cols = crate::buffer::Buffer::<T>::for_overwrite(k * p); // Overwritten by im2col or a GEMM.
-        for s in 0..g.n {
+    // Partial sums over fixed runs of samples (their number depends on the batch size alone),
+    // each computed by one task, then added in order: parallel over the batch, and the same
+    // bits whatever the thread count, serial included.
+    let parts = g.n.min(WEIGHT_GRAD_PARTS);
+    let run = |grp: usize, part: usize, acc: &mut [T]| {
+        let mut cols = crate::buffer::Buffer::<T>::for_overwrite(k * p); // Overwritten by im2col.
+        let samples = part * g.n / parts..(part + 1) * g.n / parts;
+        for s in samples {
             let at = s * sample_in + grp * group_in;
             im2col(g, &input[at..at + group_in], &mut cols);
             let go = MatRef {
@@ -611,15 +617,30 @@ pub fn conv2d_backward_weight<T: Float>(
                 rs: 1,
                 cs: p,
             };
-            gemm_acc(cog, p, k, go, ct, gw);
+            gemm_acc(cog, p, k, go, ct, acc);
         }
     };
-    if g.groups > 1 && rayon::current_num_threads() > 1 {
-        grad_w.par_chunks_mut(cog * k).enumerate().for_each(one);
+    let block = cog * k;
+    let mut partials = crate::buffer::Buffer::<T>::zeroed(g.groups * parts * block);
+    let task = |(i, acc): (usize, &mut [T])| run(i / parts, i % parts, acc);
+    if g.groups * parts > 1 && rayon::current_num_threads() > 1 {
+        partials.par_chunks_mut(block).enumerate().for_each(task);
     } else {
-        grad_w.chunks_mut(cog * k).enumerate().for_each(one);
+        partials.chunks_mut(block).enumerate().for_each(task);
+    }
+    for (gw, group_parts) in grad_w.chunks_mut(block).zip(partials.chunks(parts * block)) {
+        for part in group_parts.chunks(block) {
+            for (w, &v) in gw.iter_mut().zip(part) {
+                *w += v;
+            }
+        }
     }
 }
+
+/// Runs of samples whose weight-gradient contributions [`conv2d_backward_weight`] sums apart
+/// (then adds in order): enough for the threads of a laptop-class CPU, few enough that the
+/// partial sums (each `c_out x k`) stay small.
+const WEIGHT_GRAD_PARTS: usize = 8;
 
 /// The gradient of [`conv2d`] with respect to its bias: `grad_b[co] = sum_{n, y, x}
 /// grad_out[n, co, y, x]`, read straight from `grad_out` (nothing is broadcast). Each row

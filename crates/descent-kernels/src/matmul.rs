@@ -138,6 +138,55 @@ fn gemm_beta<T: Float>(
         }
         return;
     }
+    let rows = row_block(m, k, n);
+    if rows < m {
+        use rayon::prelude::*;
+        c.par_chunks_mut(rows * n).enumerate().for_each(|(i, cb)| {
+            let a_block = MatRef {
+                offset: a.offset + i * rows * a.rs,
+                ..a
+            };
+            gemm_block(cb.len() / n, k, n, a_block, b, accumulate, cb);
+        });
+    } else {
+        gemm_block(m, k, n, a, b, accumulate, c);
+    }
+}
+
+/// Multiply-adds from which a GEMM is split into row blocks that rayon runs in parallel.
+///
+/// Measured on the 2-core machine (docs/PERFORMANCE.md, "GEMM threading"): W1b's GEMMs
+/// (32 x 784 x 256, 6.4 M multiply-adds) ran faster on one thread than split by matrixmultiply's
+/// own pool; W1's (4x larger) gained from two.
+pub const GEMM_PAR_MACS: usize = 1 << 23;
+
+/// Rows per block of a GEMM split over threads (`m` when it stays whole): one block per thread,
+/// each a multiple of 16 rows (the f32 microkernels' row counts divide it) and at least 16.
+///
+/// Every element of `C` is computed by the same packing and microkernel whatever block its row
+/// falls in (matrixmultiply splits nothing but the row panels here), so the result is the same
+/// bits for any split: the thread count changes the speed only (`tests/gemm.rs` checks it).
+fn row_block(m: usize, k: usize, n: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || m < 32 || m.saturating_mul(k).saturating_mul(n) < GEMM_PAR_MACS {
+        return m;
+    }
+    let blocks = threads.min(m / 16);
+    m.div_ceil(blocks).next_multiple_of(16)
+}
+
+/// One GEMM call into row-major `c` (`m * n`), on the calling thread.
+fn gemm_block<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    accumulate: bool,
+    c: &mut [T],
+) {
+    debug_assert_eq!(c.len(), m * n);
+    check("A", m, k, &a);
     // SAFETY: `check` proved that the largest index read through A's and B's strides is inside
     // their slices (all strides are non-negative, so the largest index is at [rows-1, cols-1]),
     // and the offset pointers are therefore in bounds too; `c` is an exclusive borrow of exactly

@@ -373,3 +373,77 @@ proptest! {
         check_bias::<f64>(&mut rng, m, k, n, la, lb);
     }
 }
+
+/// A GEMM large enough to be split into row blocks gives the same bits with 1 to 4 threads
+/// (1 to 4 blocks), plain and accumulating, with `A` row-major or transposed, `f32` and `f64`;
+/// and it matches the reference.
+#[test]
+fn a_gemm_split_over_threads_gives_the_same_bits_as_one_block() {
+    fn case<T: Float>(m: usize, k: usize, n: usize, transposed: bool) {
+        assert!(m * k * n >= descent_kernels::matmul::GEMM_PAR_MACS);
+        let mut r = rng(m as u64 * 31 + k as u64);
+        let a: Vec<T> = (0..m * k)
+            .map(|_| T::from_f64(r.random_range(-1.0..1.0)))
+            .collect();
+        let b: Vec<T> = (0..k * n)
+            .map(|_| T::from_f64(r.random_range(-1.0..1.0)))
+            .collect();
+        let c0: Vec<T> = (0..m * n)
+            .map(|_| T::from_f64(r.random_range(-1.0..1.0)))
+            .collect();
+        let am = if transposed {
+            MatRef {
+                data: &a,
+                offset: 0,
+                rs: 1,
+                cs: m,
+            }
+        } else {
+            MatRef {
+                data: &a,
+                offset: 0,
+                rs: k,
+                cs: 1,
+            }
+        };
+        let bm = MatRef {
+            data: &b,
+            offset: 0,
+            rs: n,
+            cs: 1,
+        };
+        let run = |threads: usize, acc: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut c = c0.clone();
+            pool.install(|| {
+                if acc {
+                    descent_kernels::matmul::gemm_acc(m, k, n, am, bm, &mut c)
+                } else {
+                    gemm(m, k, n, am, bm, &mut c)
+                }
+            });
+            c.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<u64>>()
+        };
+        for acc in [false, true] {
+            let one = run(1, acc);
+            for threads in 2..=4 {
+                assert_eq!(
+                    run(threads, acc),
+                    one,
+                    "{m}x{k}x{n} transposed={transposed} acc={acc}, {threads} threads"
+                );
+            }
+        }
+        let mut c = vec![T::ZERO; m * n];
+        gemm(m, k, n, am, bm, &mut c);
+        let reference = gemm_reference(m, k, n, am, bm);
+        assert!(rel_err(&c, &reference) < tol::<T>());
+    }
+    case::<f32>(256, 256, 128, false);
+    case::<f32>(300, 200, 160, true);
+    case::<f32>(1000, 90, 100, false);
+    case::<f64>(130, 256, 256, true);
+}
