@@ -28,7 +28,8 @@
 //! the process during the workload (`VmHWM`, reset before each workload through
 //! `/proc/self/clear_refs` where the kernel allows it). `MIN_SECS` and `REPEATS` in the
 //! environment set the defaults, as for the Python harness. Threads: set `RAYON_NUM_THREADS=2`
-//! (and `MATMUL_NUM_THREADS=2`) as the anchors do; the header line prints what is in effect.
+//! as the anchors do (all of descent's threads are rayon's; GEMMs included, so
+//! `MATMUL_NUM_THREADS` no longer matters); the header line prints what is in effect.
 //!
 //! `--profile` replaces the timing of W1, W1b and W2 with a breakdown of `--profile-steps` steps
 //! (after the warm-up): forward (with the loss), backward and optimizer wall times, and the
@@ -454,7 +455,7 @@ options:
   --profile-steps N   steps the profile averages (default 20)
   -h, --help          this text
 
-Set RAYON_NUM_THREADS=2 (and MATMUL_NUM_THREADS=2) as the anchors do.";
+Set RAYON_NUM_THREADS=2 as the anchors do (it covers the GEMMs too).";
 
 fn parse() -> std::result::Result<Config, lexopt::Error> {
     use lexopt::prelude::*;

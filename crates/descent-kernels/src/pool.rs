@@ -152,8 +152,34 @@ pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argm
     assert_eq!(input.len(), g.planes * pi, "max_pool2d: input length");
     assert_eq!(out.len(), g.planes * po, "max_pool2d: output length");
     assert_eq!(argmax.len(), g.planes * po, "max_pool2d: argmax length");
+    // Without padding or dilation every window lies inside the plane: index it directly (the
+    // general path filters each tap through bounds checks, 5x slower on W2's 2x2 pool).
+    let plain = g.padding == (0, 0) && g.dilation == (1, 1);
     planes_par(g, out, argmax, |pl, o, am| {
         let plane = &input[pl * pi..(pl + 1) * pi];
+        if plain {
+            for oy in 0..g.oh {
+                let y0 = oy * g.stride.0;
+                for ox in 0..g.ow {
+                    let x0 = ox * g.stride.1;
+                    let mut best = y0 * g.w + x0;
+                    let mut bv = plane[best];
+                    for i in 0..g.kh {
+                        let row = (y0 + i) * g.w + x0;
+                        for (j, &v) in plane[row..row + g.kw].iter().enumerate() {
+                            // The same rule as below: the first maximum, a NaN wins.
+                            if v > bv || (v.is_nan() && !bv.is_nan()) {
+                                best = row + j;
+                                bv = v;
+                            }
+                        }
+                    }
+                    o[oy * g.ow + ox] = bv;
+                    am[oy * g.ow + ox] = best;
+                }
+            }
+            return;
+        }
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 let mut best = usize::MAX;
