@@ -256,51 +256,71 @@ impl Collective for LocalRank {
     }
 
     fn all_to_all_f32(&self, send: &[f32], counts: &[usize], recv: &mut [f32]) -> Result<()> {
-        let all = self.exchange(Part::F32(send.to_vec()))?;
-        let start: usize = counts[..self.rank].iter().sum();
-        let n = counts[self.rank];
-        for (out, p) in recv.chunks_mut(n.max(1)).zip(all.iter()) {
-            match p {
-                Part::F32(v) => out.copy_from_slice(&v[start..start + n]),
-                _ => return Err(mismatch("all_to_all_f32")),
-            }
-        }
-        Ok(())
+        self.all_to_all(send, counts, recv)
     }
 
     fn all_gather_f32(&self, send: &[f32], counts: &[usize], recv: &mut [f32]) -> Result<()> {
-        let all = self.exchange(Part::F32(send.to_vec()))?;
-        let mut at = 0;
-        for (p, &n) in all.iter().zip(counts) {
-            match p {
-                Part::F32(v) if v.len() == n => recv[at..at + n].copy_from_slice(v),
-                _ => return Err(mismatch("all_gather_f32")),
-            }
-            at += n;
-        }
-        Ok(())
+        self.all_gather(send, counts, recv)
     }
 
     fn all_to_all_f64(&self, send: &[f64], counts: &[usize], recv: &mut [f64]) -> Result<()> {
-        let all = self.exchange(Part::F64(send.to_vec()))?;
+        self.all_to_all(send, counts, recv)
+    }
+
+    fn all_gather_f64(&self, send: &[f64], counts: &[usize], recv: &mut [f64]) -> Result<()> {
+        self.all_gather(send, counts, recv)
+    }
+}
+
+/// The element types a [`Part`] carries.
+trait Value: Copy {
+    fn wrap(values: Vec<Self>) -> Part;
+    fn unwrap(part: &Part) -> Option<&[Self]>;
+}
+
+impl Value for f32 {
+    fn wrap(values: Vec<f32>) -> Part {
+        Part::F32(values)
+    }
+    fn unwrap(part: &Part) -> Option<&[f32]> {
+        match part {
+            Part::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Value for f64 {
+    fn wrap(values: Vec<f64>) -> Part {
+        Part::F64(values)
+    }
+    fn unwrap(part: &Part) -> Option<&[f64]> {
+        match part {
+            Part::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl LocalRank {
+    fn all_to_all<T: Value>(&self, send: &[T], counts: &[usize], recv: &mut [T]) -> Result<()> {
+        let all = self.exchange(T::wrap(send.to_vec()))?;
         let start: usize = counts[..self.rank].iter().sum();
         let n = counts[self.rank];
         for (out, p) in recv.chunks_mut(n.max(1)).zip(all.iter()) {
-            match p {
-                Part::F64(v) => out.copy_from_slice(&v[start..start + n]),
-                _ => return Err(mismatch("all_to_all_f64")),
-            }
+            let v = T::unwrap(p).ok_or_else(|| mismatch("all_to_all"))?;
+            out.copy_from_slice(&v[start..start + n]);
         }
         Ok(())
     }
 
-    fn all_gather_f64(&self, send: &[f64], counts: &[usize], recv: &mut [f64]) -> Result<()> {
-        let all = self.exchange(Part::F64(send.to_vec()))?;
+    fn all_gather<T: Value>(&self, send: &[T], counts: &[usize], recv: &mut [T]) -> Result<()> {
+        let all = self.exchange(T::wrap(send.to_vec()))?;
         let mut at = 0;
         for (p, &n) in all.iter().zip(counts) {
-            match p {
-                Part::F64(v) if v.len() == n => recv[at..at + n].copy_from_slice(v),
-                _ => return Err(mismatch("all_gather_f64")),
+            match T::unwrap(p) {
+                Some(v) if v.len() == n => recv[at..at + n].copy_from_slice(v),
+                _ => return Err(mismatch("all_gather")),
             }
             at += n;
         }
