@@ -157,6 +157,31 @@ pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argm
     let plain = g.padding == (0, 0) && g.dilation == (1, 1);
     planes_par(g, out, argmax, |pl, o, am| {
         let plane = &input[pl * pi..(pl + 1) * pi];
+        if plain && (g.kh, g.kw, g.stride) == (2, 2, (2, 2)) {
+            // The common 2x2/2 pool: two input rows per output row, four taps in (i, j) order.
+            for (oy, (o_row, am_row)) in o.chunks_mut(g.ow).zip(am.chunks_mut(g.ow)).enumerate() {
+                let (at0, at1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+                let r0 = &plane[at0..at0 + 2 * g.ow];
+                let r1 = &plane[at1..at1 + 2 * g.ow];
+                let taps = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+                for (ox, ((t0, t1), (ov, oa))) in taps.zip(o_row.iter_mut().zip(am_row)).enumerate()
+                {
+                    let (mut bv, mut best) = (t0[0], at0 + 2 * ox);
+                    for (v, at) in [
+                        (t0[1], at0 + 2 * ox + 1),
+                        (t1[0], at1 + 2 * ox),
+                        (t1[1], at1 + 2 * ox + 1),
+                    ] {
+                        let better = (v > bv) | (v.is_nan() & !bv.is_nan());
+                        best = if better { at } else { best };
+                        bv = if better { v } else { bv };
+                    }
+                    *ov = bv;
+                    *oa = best;
+                }
+            }
+            return;
+        }
         if plain {
             for oy in 0..g.oh {
                 let y0 = oy * g.stride.0;
@@ -167,11 +192,12 @@ pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argm
                     for i in 0..g.kh {
                         let row = (y0 + i) * g.w + x0;
                         for (j, &v) in plane[row..row + g.kw].iter().enumerate() {
-                            // The same rule as below: the first maximum, a NaN wins.
-                            if v > bv || (v.is_nan() && !bv.is_nan()) {
-                                best = row + j;
-                                bv = v;
-                            }
+                            // The same rule as below (the first maximum, a NaN wins), as
+                            // selects rather than branches: on real activations which tap wins
+                            // is a coin toss, and mispredicted branches were most of the time.
+                            let better = (v > bv) | (v.is_nan() & !bv.is_nan());
+                            best = if better { row + j } else { best };
+                            bv = if better { v } else { bv };
                         }
                     }
                     o[oy * g.ow + ox] = bv;
