@@ -194,6 +194,9 @@ pub fn im2col<T: Float>(g: &Conv2dGeometry, input: &[T], cols: &mut [T]) {
         let i = (row / g.kw) % g.kh;
         let j = row % g.kw;
         let plane = &input[c * g.h * g.w..(c + 1) * g.h * g.w];
+        // The output columns [lo, hi) whose tap j lands inside the row; the rest read padding.
+        let t = g.tap_columns(j, ());
+        let sx = g.stride.1;
         for oy in 0..g.oh {
             let y = g.in_y(oy, i);
             let dst = &mut col_row[oy * g.ow..(oy + 1) * g.ow];
@@ -201,14 +204,20 @@ pub fn im2col<T: Float>(g: &Conv2dGeometry, input: &[T], cols: &mut [T]) {
                 dst.iter_mut().for_each(|v| *v = T::ZERO);
                 continue;
             }
+            if t.lo >= t.hi {
+                dst.iter_mut().for_each(|v| *v = T::ZERO);
+                continue;
+            }
             let src = &plane[y as usize * g.w..(y as usize + 1) * g.w];
-            for (ox, d) in dst.iter_mut().enumerate() {
-                let x = g.in_x(ox, j);
-                *d = if x < 0 || x >= g.w as isize {
-                    T::ZERO
-                } else {
-                    src[x as usize]
-                };
+            dst[..t.lo].iter_mut().for_each(|v| *v = T::ZERO);
+            dst[t.hi..].iter_mut().for_each(|v| *v = T::ZERO);
+            let inside = &mut dst[t.lo..t.hi];
+            if sx == 1 {
+                inside.copy_from_slice(&src[t.x_lo..t.x_lo + inside.len()]);
+            } else {
+                for (d, &v) in inside.iter_mut().zip(src[t.x_lo..].iter().step_by(sx)) {
+                    *d = v;
+                }
             }
         }
     }
@@ -230,16 +239,22 @@ pub fn col2im<T: Float>(g: &Conv2dGeometry, cols: &[T], input: &mut [T]) {
         let i = (row / g.kw) % g.kh;
         let j = row % g.kw;
         let plane = &mut input[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let t = g.tap_columns(j, ());
+        let sx = g.stride.1;
         for oy in 0..g.oh {
             let y = g.in_y(oy, i);
-            if y < 0 || y >= g.h as isize {
+            if y < 0 || y >= g.h as isize || t.lo >= t.hi {
                 continue;
             }
             let dst = &mut plane[y as usize * g.w..(y as usize + 1) * g.w];
-            for ox in 0..g.ow {
-                let x = g.in_x(ox, j);
-                if x >= 0 && x < g.w as isize {
-                    dst[x as usize] += col_row[oy * g.ow + ox];
+            let src = &col_row[oy * g.ow + t.lo..oy * g.ow + t.hi];
+            if sx == 1 {
+                for (d, &v) in dst[t.x_lo..t.x_lo + src.len()].iter_mut().zip(src) {
+                    *d += v;
+                }
+            } else {
+                for (d, &v) in dst[t.x_lo..].iter_mut().step_by(sx).zip(src) {
+                    *d += v;
                 }
             }
         }
