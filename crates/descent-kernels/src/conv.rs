@@ -10,7 +10,7 @@
 //! depthwise convolution.
 
 use crate::float::Float;
-use crate::matmul::{MatRef, gemm, gemm_acc};
+use crate::matmul::{MatRef, gemm_on_thread};
 use crate::reduce::{ReduceOp, reduce_row};
 use rayon::prelude::*;
 
@@ -380,6 +380,7 @@ pub fn conv2d<T: Float>(
     let sample_out = g.c_out * g.p();
     let (k, p, cog) = (g.k(), g.p(), g.c_out_per_group());
     let direct = g.is_direct();
+    let parallel = g.n > 1 && rayon::current_num_threads() > 1;
     let one = |(s, out_s): (usize, &mut [T])| {
         let x_s = &input[s * sample_in..(s + 1) * sample_in];
         if direct {
@@ -415,16 +416,39 @@ pub fn conv2d<T: Float>(
                     for (row, &bv) in out_g.chunks_mut(p).zip(&b[grp * cog..(grp + 1) * cog]) {
                         row.iter_mut().for_each(|v| *v = bv);
                     }
-                    gemm_acc(cog, k, p, w, c, out_g);
+                    product(parallel, cog, k, p, w, c, true, out_g);
                 }
-                None => gemm(cog, k, p, w, c, out_g),
+                None => product(parallel, cog, k, p, w, c, false, out_g),
             }
         }
     };
-    if g.n > 1 && rayon::current_num_threads() > 1 {
+    if parallel {
         out.par_chunks_mut(sample_out).enumerate().for_each(one);
     } else {
         out.chunks_mut(sample_out).enumerate().for_each(one);
+    }
+}
+
+/// One product `C <- A B (+ C)` of a convolution: on the calling thread when the caller already
+/// runs its samples (or runs) in `parallel`, where splitting would pack the shared operand once
+/// more per block; otherwise free to split over the threads. The same bits either way.
+#[allow(clippy::too_many_arguments)]
+fn product<T: Float>(
+    parallel: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    accumulate: bool,
+    c: &mut [T],
+) {
+    if parallel {
+        gemm_on_thread(m, k, n, a, b, accumulate, c)
+    } else if accumulate {
+        crate::matmul::gemm_acc(m, k, n, a, b, c)
+    } else {
+        crate::matmul::gemm(m, k, n, a, b, c)
     }
 }
 
@@ -502,6 +526,7 @@ pub fn conv2d_backward_input<T: Float>(
     let sample_out = g.c_out * g.p();
     let (k, p, cog) = (g.k(), g.p(), g.c_out_per_group());
     let direct = g.is_direct();
+    let parallel = g.n > 1 && rayon::current_num_threads() > 1;
     let one = |(s, gin): (usize, &mut [T])| {
         gin.iter_mut().for_each(|v| *v = T::ZERO);
         if direct {
@@ -532,11 +557,11 @@ pub fn conv2d_backward_input<T: Float>(
                 rs: p,
                 cs: 1,
             };
-            gemm(k, cog, p, wt, go, &mut cols);
+            product(parallel, k, cog, p, wt, go, false, &mut cols);
             col2im(g, &cols, gin_g);
         }
     };
-    if g.n > 1 && rayon::current_num_threads() > 1 {
+    if parallel {
         grad_in.par_chunks_mut(sample_in).enumerate().for_each(one);
     } else {
         grad_in.chunks_mut(sample_in).enumerate().for_each(one);
@@ -614,6 +639,7 @@ pub fn conv2d_backward_weight<T: Float>(
     // each computed by one task, then added in order: parallel over the batch, and the same
     // bits whatever the thread count, serial included.
     let parts = g.n.min(WEIGHT_GRAD_PARTS);
+    let parallel = g.groups * parts > 1 && rayon::current_num_threads() > 1;
     let run = |grp: usize, part: usize, acc: &mut [T]| {
         let mut cols = crate::buffer::Buffer::<T>::for_overwrite(k * p); // Overwritten by im2col.
         let samples = part * g.n / parts..(part + 1) * g.n / parts;
@@ -632,13 +658,13 @@ pub fn conv2d_backward_weight<T: Float>(
                 rs: 1,
                 cs: p,
             };
-            gemm_acc(cog, p, k, go, ct, acc);
+            product(parallel, cog, p, k, go, ct, true, acc);
         }
     };
     let block = cog * k;
     let mut partials = crate::buffer::Buffer::<T>::zeroed(g.groups * parts * block);
     let task = |(i, acc): (usize, &mut [T])| run(i / parts, i % parts, acc);
-    if g.groups * parts > 1 && rayon::current_num_threads() > 1 {
+    if parallel {
         partials.par_chunks_mut(block).enumerate().for_each(task);
     } else {
         partials.chunks_mut(block).enumerate().for_each(task);

@@ -50,7 +50,7 @@ pub fn gemm<T: Float>(
     b: MatRef<'_, T>,
     c: &mut [T],
 ) {
-    gemm_beta(m, k, n, a, b, false, c);
+    gemm_beta(m, k, n, a, b, false, true, c);
 }
 
 /// `C <- A B + C`: as [`gemm`], but adding the product to what `c` holds (the backward pass
@@ -66,7 +66,26 @@ pub fn gemm_acc<T: Float>(
     b: MatRef<'_, T>,
     c: &mut [T],
 ) {
-    gemm_beta(m, k, n, a, b, true, c);
+    gemm_beta(m, k, n, a, b, true, true, c);
+}
+
+/// `C <- A B` (or `C <- A B + C` with `accumulate`) as one call on the calling thread, never split
+/// over threads: for callers that already run in parallel (conv2d's per-sample products), where a
+/// split would only pack the shared operand once more per block. Same bits as [`gemm`] and
+/// [`gemm_acc`].
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_on_thread<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    accumulate: bool,
+    c: &mut [T],
+) {
+    gemm_beta(m, k, n, a, b, accumulate, false, c);
 }
 
 /// `C <- A B + 1 bias^T`: every row of `c` is first set to `bias` (`n` elements), then the
@@ -88,7 +107,7 @@ pub fn gemm_bias<T: Float>(
     c: &mut [T],
 ) {
     let Some(bias) = bias else {
-        return gemm_beta(m, k, n, a, b, false, c);
+        return gemm_beta(m, k, n, a, b, false, true, c);
     };
     assert_eq!(bias.len(), n, "gemm_bias: bias length");
     assert_eq!(c.len(), m * n, "gemm: output length");
@@ -96,7 +115,7 @@ pub fn gemm_bias<T: Float>(
         c.chunks_exact_mut(n)
             .for_each(|row| row.copy_from_slice(bias));
     }
-    gemm_beta(m, k, n, a, b, true, c);
+    gemm_beta(m, k, n, a, b, true, true, c);
 }
 
 /// The reference of [`gemm_bias`]: [`gemm_reference`] plus the bias on every row, in `f64`.
@@ -117,6 +136,8 @@ pub fn gemm_bias_reference<T: Float>(
     c
 }
 
+/// `C <- A B (+ C)`, split over threads when `may_split` and the product is large enough.
+#[allow(clippy::too_many_arguments)]
 fn gemm_beta<T: Float>(
     m: usize,
     k: usize,
@@ -124,6 +145,7 @@ fn gemm_beta<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     accumulate: bool,
+    may_split: bool,
     c: &mut [T],
 ) {
     assert_eq!(c.len(), m * n, "gemm: output length");
@@ -138,41 +160,113 @@ fn gemm_beta<T: Float>(
         }
         return;
     }
-    let rows = row_block(m, k, n);
-    if rows < m {
-        use rayon::prelude::*;
-        c.par_chunks_mut(rows * n).enumerate().for_each(|(i, cb)| {
-            let a_block = MatRef {
-                offset: a.offset + i * rows * a.rs,
-                ..a
-            };
-            gemm_block(cb.len() / n, k, n, a_block, b, accumulate, cb);
-        });
+    match if may_split {
+        split(m, k, n)
     } else {
-        gemm_block(m, k, n, a, b, accumulate, c);
+        Split::Whole
+    } {
+        Split::Whole => gemm_block(m, k, n, a, b, accumulate, c),
+        Split::Rows(rows) => {
+            use rayon::prelude::*;
+            c.par_chunks_mut(rows * n).enumerate().for_each(|(i, cb)| {
+                let a_block = MatRef {
+                    offset: a.offset + i * rows * a.rs,
+                    ..a
+                };
+                gemm_block(cb.len() / n, k, n, a_block, b, accumulate, cb);
+            });
+        }
+        Split::Cols(cols) => {
+            let blocks = n.div_ceil(cols);
+            let out = SendPtr(c.as_mut_ptr());
+            rayon::scope(|s| {
+                for i in 0..blocks {
+                    let (j0, w) = (i * cols, cols.min(n - i * cols));
+                    let b_block = MatRef {
+                        offset: b.offset + j0 * b.cs,
+                        ..b
+                    };
+                    check("B", k, w, &b_block);
+                    let out = &out;
+                    s.spawn(move |_| {
+                        // SAFETY: `c` is an exclusive borrow of `m * n` elements (checked above)
+                        // held for the whole scope; block `i` writes only its columns
+                        // `j0..j0 + w` of each row (rsc = n, csc = 1), so the blocks' writes are
+                        // disjoint and all inside `c`; `check` proved A's and this block's B reads
+                        // in bounds, and neither aliases the exclusive `c`. Strides fit in isize.
+                        unsafe {
+                            T::gemm_raw(
+                                m,
+                                k,
+                                w,
+                                T::ONE,
+                                a.data.as_ptr().add(a.offset),
+                                a.rs as isize,
+                                a.cs as isize,
+                                b_block.data.as_ptr().add(b_block.offset),
+                                b.rs as isize,
+                                b.cs as isize,
+                                if accumulate { T::ONE } else { T::ZERO },
+                                out.0.add(j0),
+                                n as isize,
+                                1,
+                            )
+                        }
+                    });
+                }
+            });
+        }
     }
 }
 
-/// Multiply-adds from which a GEMM is split into row blocks that rayon runs in parallel.
+/// A raw output pointer shared by the column blocks of one split GEMM, which write disjoint
+/// columns.
+struct SendPtr<T>(*mut T);
+// SAFETY: the pointer is only written through by `gemm_beta`'s column blocks, each to its own
+// columns of an exclusively borrowed `C`, inside a scope that ends before the borrow does.
+unsafe impl<T: Send> Send for SendPtr<T> {}
+// SAFETY: as for `Send`: shared references only hand the pointer to disjoint writers.
+unsafe impl<T: Send> Sync for SendPtr<T> {}
+
+/// Multiply-adds from which a GEMM is split into blocks that rayon runs in parallel.
 ///
 /// Measured on the 2-core machine (docs/PERFORMANCE.md, "GEMM threading"): W1b's GEMMs
 /// (32 x 784 x 256, 6.4 M multiply-adds) ran faster on one thread than split by matrixmultiply's
 /// own pool; W1's (4x larger) gained from two.
 pub const GEMM_PAR_MACS: usize = 1 << 23;
 
-/// Rows per block of a GEMM split over threads (`m` when it stays whole): one block per thread,
-/// each a multiple of 16 rows (the f32 microkernels' row counts divide it) and at least 16.
+/// How a GEMM is cut over threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Split {
+    /// One call on the calling thread.
+    Whole,
+    /// Blocks of this many rows of `C` (each block packs all of `B`).
+    Rows(usize),
+    /// Blocks of this many columns of `C` (each block packs all of `A`).
+    Cols(usize),
+}
+
+/// The split of an `m x k x n` GEMM: one block per thread along the longer side of `C` (so the
+/// operand every block packs again is the smaller one), each a multiple of 16 rows or 64 columns
+/// (the f32 and f64 microkernels' tile sizes divide both), and none below `GEMM_PAR_MACS`.
 ///
-/// Every element of `C` is computed by the same packing and microkernel whatever block its row
-/// falls in (matrixmultiply splits nothing but the row panels here), so the result is the same
-/// bits for any split: the thread count changes the speed only (`tests/gemm.rs` checks it).
-fn row_block(m: usize, k: usize, n: usize) -> usize {
+/// Every element of `C` is computed by the same packing and microkernel whatever block it falls
+/// in (matrixmultiply's K blocking does not depend on `m` or `n`), so the result is the same bits
+/// for any split: the thread count changes the speed only (`tests/gemm.rs` checks it).
+fn split(m: usize, k: usize, n: usize) -> Split {
     let threads = rayon::current_num_threads();
-    if threads < 2 || m < 32 || m.saturating_mul(k).saturating_mul(n) < GEMM_PAR_MACS {
-        return m;
+    if threads < 2 || m.saturating_mul(k).saturating_mul(n) < GEMM_PAR_MACS {
+        return Split::Whole;
     }
-    let blocks = threads.min(m / 16);
-    m.div_ceil(blocks).next_multiple_of(16)
+    if n >= m && n >= 128 {
+        let blocks = threads.min(n / 64);
+        Split::Cols(n.div_ceil(blocks).next_multiple_of(64))
+    } else if m >= 32 {
+        let blocks = threads.min(m / 16);
+        Split::Rows(m.div_ceil(blocks).next_multiple_of(16))
+    } else {
+        Split::Whole
+    }
 }
 
 /// One GEMM call into row-major `c` (`m * n`), on the calling thread.

@@ -374,8 +374,8 @@ proptest! {
     }
 }
 
-/// A GEMM large enough to be split into row blocks gives the same bits with 1 to 4 threads
-/// (1 to 4 blocks), plain and accumulating, with `A` row-major or transposed, `f32` and `f64`;
+/// A GEMM large enough to be split into row blocks (tall `C`) or column blocks (wide `C`) gives
+/// the same bits with 1 to 4 threads (1 to 4 blocks), plain and accumulating, with `A` row-major or transposed, `f32` and `f64`;
 /// and it matches the reference.
 #[test]
 fn a_gemm_split_over_threads_gives_the_same_bits_as_one_block() {
@@ -446,4 +446,9 @@ fn a_gemm_split_over_threads_gives_the_same_bits_as_one_block() {
     case::<f32>(300, 200, 160, true);
     case::<f32>(1000, 90, 100, false);
     case::<f64>(130, 256, 256, true);
+    // Wide C: column blocks, also of uneven widths.
+    case::<f32>(64, 288, 576, false);
+    case::<f32>(64, 1100, 130, true);
+    case::<f32>(40, 700, 1000, false);
+    case::<f64>(100, 300, 333, true);
 }
