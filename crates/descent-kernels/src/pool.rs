@@ -5,7 +5,7 @@
 //! as `-inf`) and count as zeros for average pooling when `count_include_pad` is set (PyTorch's
 //! default). `padding <= k / 2` (checked by [`Pool2dGeometry::new`]) makes every window hold an
 //! input element only without dilation: a dilated window can fall entirely into the padding. Such
-//! a window gives `-inf` with argmax `usize::MAX` (max pooling) and `0` or, without
+//! a window gives `-inf` with argmax [`NO_ARGMAX`] (max pooling) and `0` or, without
 //! `count_include_pad`, NaN (average pooling); callers that need a maximum for every window check
 //! [`Pool2dGeometry::windows_nonempty`].
 //!
@@ -15,6 +15,11 @@
 //! does not divide `h`, and are never empty for `h >= 1`.
 
 use crate::conv::conv_out_len;
+
+/// The argmax of a max-pooling window that holds no input element (it lies in the padding).
+/// Argmaxes are `u32` positions `y * w + x` inside their plane: half the memory traffic of
+/// `usize`, and [`Pool2dGeometry::new`] refuses planes they could not index.
+pub const NO_ARGMAX: u32 = u32::MAX;
 use crate::float::Float;
 use rayon::prelude::*;
 
@@ -44,8 +49,9 @@ pub struct Pool2dGeometry {
 }
 
 impl Pool2dGeometry {
-    /// Checks the sizes and computes the output size; `None` if the window does not fit or a
-    /// padding exceeds half the window.
+    /// Checks the sizes and computes the output size; `None` if the window does not fit, a
+    /// padding exceeds half the window, or a plane has `u32::MAX` pixels or more (its argmax
+    /// positions would not fit in a `u32`).
     pub fn new(
         planes: usize,
         hw: (usize, usize),
@@ -55,6 +61,9 @@ impl Pool2dGeometry {
         dilation: (usize, usize),
     ) -> Option<Self> {
         if padding.0 > kernel.0 / 2 || padding.1 > kernel.1 / 2 {
+            return None;
+        }
+        if hw.0.checked_mul(hw.1)? >= NO_ARGMAX as usize {
             return None;
         }
         let oh = conv_out_len(hw.0, kernel.0, stride.0, padding.0, dilation.0)?;
@@ -147,7 +156,7 @@ fn planes_par<T: Float, U: Send>(
 
 /// Max pooling; `argmax[i]` receives the in-plane index `y * w + x` of each maximum (the first on
 /// ties, a NaN if one is in the window), for the backward pass.
-pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argmax: &mut [usize]) {
+pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argmax: &mut [u32]) {
     let (pi, po) = (g.h * g.w, g.oh * g.ow);
     assert_eq!(input.len(), g.planes * pi, "max_pool2d: input length");
     assert_eq!(out.len(), g.planes * po, "max_pool2d: output length");
@@ -161,24 +170,9 @@ pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argm
             // The common 2x2/2 pool: two input rows per output row, four taps in (i, j) order.
             for (oy, (o_row, am_row)) in o.chunks_mut(g.ow).zip(am.chunks_mut(g.ow)).enumerate() {
                 let (at0, at1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
-                let r0 = &plane[at0..at0 + 2 * g.ow];
-                let r1 = &plane[at1..at1 + 2 * g.ow];
-                let taps = r0.chunks_exact(2).zip(r1.chunks_exact(2));
-                for (ox, ((t0, t1), (ov, oa))) in taps.zip(o_row.iter_mut().zip(am_row)).enumerate()
-                {
-                    let (mut bv, mut best) = (t0[0], at0 + 2 * ox);
-                    for (v, at) in [
-                        (t0[1], at0 + 2 * ox + 1),
-                        (t1[0], at1 + 2 * ox),
-                        (t1[1], at1 + 2 * ox + 1),
-                    ] {
-                        let better = (v > bv) | (v.is_nan() & !bv.is_nan());
-                        best = if better { at } else { best };
-                        bv = if better { v } else { bv };
-                    }
-                    *ov = bv;
-                    *oa = best;
-                }
+                let (r0, r1) = (&plane[at0..at0 + 2 * g.ow], &plane[at1..at1 + 2 * g.ow]);
+                // Positions fit in u32: the geometry refuses larger planes.
+                crate::simd::max_pool_2x2_row(r0, r1, g.w as u32, at0 as u32, o_row, am_row);
             }
             return;
         }
@@ -201,19 +195,19 @@ pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argm
                         }
                     }
                     o[oy * g.ow + ox] = bv;
-                    am[oy * g.ow + ox] = best;
+                    am[oy * g.ow + ox] = best as u32;
                 }
             }
             return;
         }
         for oy in 0..g.oh {
             for ox in 0..g.ow {
-                let mut best = usize::MAX;
+                let mut best = NO_ARGMAX;
                 let mut bv = T::NEG_INFINITY;
                 for at in g.window(oy, ox) {
                     let v = plane[at];
-                    if best == usize::MAX || v > bv || (v.is_nan() && !bv.is_nan()) {
-                        best = at;
+                    if best == NO_ARGMAX || v > bv || (v.is_nan() && !bv.is_nan()) {
+                        best = at as u32;
                         bv = v;
                     }
                 }
@@ -222,6 +216,37 @@ pub fn max_pool2d<T: Float>(g: &Pool2dGeometry, input: &[T], out: &mut [T], argm
             }
         }
     });
+}
+
+/// One output row of the 2x2 stride-2 max pool: `out[ox]` is the largest of `r0[2ox]`,
+/// `r0[2ox + 1]`, `r1[2ox]`, `r1[2ox + 1]` (the first on ties, a NaN wins) and `am[ox]` its
+/// in-plane position, `at0 + 2ox` plus 0, 1, `w` or `w + 1`. Written with selects and no
+/// branches so that it vectorizes; dispatched per instruction set by `simd::max_pool_2x2_row`.
+#[inline(always)]
+pub(crate) fn max_pool_2x2_row_body<T: Float>(
+    r0: &[T],
+    r1: &[T],
+    w: u32,
+    at0: u32,
+    out: &mut [T],
+    am: &mut [u32],
+) {
+    let n = out.len();
+    let (r0, r1, am) = (&r0[..2 * n], &r1[..2 * n], &mut am[..n]);
+    for ox in 0..n {
+        let (mut bv, mut off) = (r0[2 * ox], 0u32);
+        for (v, o) in [
+            (r0[2 * ox + 1], 1),
+            (r1[2 * ox], w),
+            (r1[2 * ox + 1], w + 1),
+        ] {
+            let better = (v > bv) | (v.is_nan() & !bv.is_nan());
+            off = if better { o } else { off };
+            bv = if better { v } else { bv };
+        }
+        out[ox] = bv;
+        am[ox] = at0 + 2 * ox as u32 + off;
+    }
 }
 
 /// Average pooling; the divisor is the window size when `count_include_pad`, else the number of
@@ -259,11 +284,11 @@ pub fn avg_pool2d<T: Float>(
 }
 
 /// The gradient of [`max_pool2d`]: each output gradient is added to the input position its
-/// `argmax` names (windows entirely in the padding, `usize::MAX`, send nothing). `grad_in` is
+/// `argmax` names (windows entirely in the padding, [`NO_ARGMAX`], send nothing). `grad_in` is
 /// overwritten. Parallel over planes.
 pub fn max_pool2d_backward<T: Float>(
     g: &Pool2dGeometry,
-    argmax: &[usize],
+    argmax: &[u32],
     grad_out: &[T],
     grad_in: &mut [T],
 ) {
@@ -293,8 +318,8 @@ pub fn max_pool2d_backward<T: Float>(
             &grad_out[pl * po..(pl + 1) * po],
         );
         for (&at, &gv) in am.iter().zip(go) {
-            if at != usize::MAX {
-                gin[at] += gv;
+            if at != NO_ARGMAX {
+                gin[at as usize] += gv;
             }
         }
     };

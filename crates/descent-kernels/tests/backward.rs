@@ -279,7 +279,7 @@ fn pooling_backward_is_the_adjoint_of_the_forward() {
         let x: Vec<f64> = uniform(&mut r, g.planes * g.h * g.w, -1.0, 1.0);
         let go: Vec<f64> = uniform(&mut r, g.planes * g.oh * g.ow, -1.0, 1.0);
         let mut y = vec![0.0; go.len()];
-        let mut am = vec![0usize; go.len()];
+        let mut am = vec![0u32; go.len()];
         max_pool2d(&g, &x, &mut y, &mut am);
         let mut gx = vec![f64::NAN; x.len()];
         max_pool2d_backward(&g, &am, &go, &mut gx);

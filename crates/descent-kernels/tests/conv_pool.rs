@@ -9,8 +9,8 @@ use common::{name, rel_err, rng};
 use descent_kernels::Float;
 use descent_kernels::conv::{self, Conv2dGeometry, col2im, conv2d, conv2d_reference, im2col};
 use descent_kernels::pool::{
-    AdaptivePool2dGeometry, Pool2dGeometry, adaptive_avg_pool2d, adaptive_bin, avg_pool2d,
-    max_pool2d,
+    AdaptivePool2dGeometry, NO_ARGMAX, Pool2dGeometry, adaptive_avg_pool2d, adaptive_bin,
+    avg_pool2d, max_pool2d,
 };
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -322,7 +322,7 @@ fn window(g: &Pool2dGeometry, oy: usize, ox: usize) -> Vec<usize> {
 }
 
 /// Naive max pooling: the first maximum on ties, the first NaN if there is one.
-fn naive_max(g: &Pool2dGeometry, x: &[f64]) -> (Vec<f64>, Vec<usize>) {
+fn naive_max(g: &Pool2dGeometry, x: &[f64]) -> (Vec<f64>, Vec<u32>) {
     let (mut out, mut arg) = (vec![], vec![]);
     for pl in 0..g.planes {
         let plane = &x[pl * g.h * g.w..(pl + 1) * g.h * g.w];
@@ -332,7 +332,7 @@ fn naive_max(g: &Pool2dGeometry, x: &[f64]) -> (Vec<f64>, Vec<usize>) {
                 if win.is_empty() {
                     // Documented: a window entirely in the padding has no element.
                     out.push(f64::NEG_INFINITY);
-                    arg.push(usize::MAX);
+                    arg.push(NO_ARGMAX);
                     continue;
                 }
                 let best = match win.iter().find(|&&p| plane[p].is_nan()) {
@@ -348,7 +348,7 @@ fn naive_max(g: &Pool2dGeometry, x: &[f64]) -> (Vec<f64>, Vec<usize>) {
                     }
                 };
                 out.push(plane[best]);
-                arg.push(best);
+                arg.push(best as u32);
             }
         }
     }
@@ -414,7 +414,7 @@ fn pool_geometry_accepts_exactly_the_fitting_windows() {
             empty_seen += 1;
             let x = vec![1.0f32; g.planes * g.h * g.w];
             let po = g.planes * g.oh * g.ow;
-            let (mut out, mut arg) = (vec![0.0f32; po], vec![0usize; po]);
+            let (mut out, mut arg) = (vec![0.0f32; po], vec![0u32; po]);
             max_pool2d(&g, &x, &mut out, &mut arg);
             let (mut inc, mut exc) = (vec![7.0f32; po], vec![7.0f32; po]);
             avg_pool2d(&g, &x, &mut inc, true);
@@ -424,10 +424,10 @@ fn pool_geometry_accepts_exactly_the_fitting_windows() {
                     for ox in 0..g.ow {
                         let at = (pl * g.oh + oy) * g.ow + ox;
                         if window(&g, oy, ox).is_empty() {
-                            assert_eq!((out[at], arg[at]), (f32::NEG_INFINITY, usize::MAX));
+                            assert_eq!((out[at], arg[at]), (f32::NEG_INFINITY, NO_ARGMAX));
                             assert!(inc[at] == 0.0 && exc[at].is_nan(), "{g:?}");
                         } else {
-                            assert!(out[at] == 1.0 && arg[at] < g.h * g.w, "{g:?}");
+                            assert!(out[at] == 1.0 && (arg[at] as usize) < g.h * g.w, "{g:?}");
                         }
                     }
                 }
@@ -469,7 +469,7 @@ fn max_pool_matches_reference<T: Float>(seed: u64) {
         let xf: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
         let (want, want_arg) = naive_max(&g, &xf);
         let mut out = vec![T::from_f64(-7777.25); g.planes * g.oh * g.ow];
-        let mut arg = vec![usize::MAX; out.len()];
+        let mut arg = vec![NO_ARGMAX; out.len()];
         max_pool2d(&g, &x, &mut out, &mut arg);
         let what = format!("{} max_pool2d {g:?}", name::<T>());
         common::assert_all_close(&out, &want, 0.0, 0.0, &what);
@@ -555,7 +555,7 @@ fn pooling_parallel_equals_serial() {
     assert!(x.len() >= descent_kernels::parallel::PAR_THRESHOLD);
     common::assert_thread_count_invariant("max_pool2d", || {
         let mut out = vec![0.0f32; 24 * g.oh * g.ow];
-        let mut arg = vec![0usize; out.len()];
+        let mut arg = vec![0u32; out.len()];
         max_pool2d(&g, &x, &mut out, &mut arg);
         out.extend(arg.iter().map(|&a| a as f32));
         out

@@ -253,14 +253,15 @@ impl BackwardRule for Conv2dNode {
             let go = g.contiguous_slice::<T>().expect("contiguous");
             // grad_in_g = col2im(W_g^T grad_out_g), per sample.
             if let (true, Some(w)) = (grads.needs(0), &self.w) {
-                let mut dx = crate::dtype::zeros::<T>(geo.n * geo.c_in * geo.h * geo.w);
+                // The kernels overwrite their outputs.
+                let mut dx = crate::dtype::for_overwrite::<T>(geo.n * geo.c_in * geo.h * geo.w);
                 let w = w.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_input(geo, w, go, &mut dx);
                 grads.set(0, Tensor::from_parts(dx, &[geo.n, geo.c_in, geo.h, geo.w]));
             }
             // grad_w_g = sum_n grad_out_{n,g} cols_{n,g}^T.
             if let (true, Some(x)) = (grads.needs(1), &self.x) {
-                let mut dw = crate::dtype::zeros::<T>(geo.c_out * geo.k());
+                let mut dw = crate::dtype::for_overwrite::<T>(geo.c_out * geo.k());
                 let x = x.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_weight(geo, x, go, &mut dw);
                 let shape = [geo.c_out, geo.c_in_per_group(), geo.kh, geo.kw];
@@ -268,7 +269,7 @@ impl BackwardRule for Conv2dNode {
             }
             // grad_b[co] = sum_{n, y, x} grad_out[n, co, y, x].
             if self.has_bias && grads.needs(2) {
-                let mut db = crate::dtype::zeros::<T>(geo.c_out);
+                let mut db = crate::dtype::for_overwrite::<T>(geo.c_out);
                 conv::conv2d_backward_bias(geo, go, &mut db);
                 grads.set(2, Tensor::from_parts(db, &[geo.c_out]));
             }

@@ -106,8 +106,8 @@ fn geometry(op: &'static str, x: &Tensor, p: &Pool2dParams) -> Result<Pool2dGeom
         invalid(
             op,
             format!(
-                "window {:?} (dilation {:?}, padding {:?}) does not fit input {:?}, or padding \
-                 exceeds half the window",
+                "window {:?} (dilation {:?}, padding {:?}) does not fit input {:?}, padding \
+                 exceeds half the window, or the planes have 2^32 - 1 pixels or more",
                 p.kernel, p.dilation, p.padding, s
             ),
         )
@@ -143,18 +143,19 @@ impl Tensor {
     /// If the input is not 4-D or the window does not fit.
     pub fn try_max_pool2d_with_indices(&self, params: Pool2dParams) -> Result<(Tensor, IntTensor)> {
         let (out, idx) = self.max_pool2d_argmax(params)?;
-        let idx = IntTensor::try_from_indices(&idx, out.shape())?;
+        let idx =
+            IntTensor::try_from_vec(idx.iter().map(|&i| i64::from(i)).collect(), out.shape())?;
         Ok((out, idx))
     }
 
-    /// Max pooling and the argmax as `usize`, for the backward rule.
-    pub(crate) fn max_pool2d_argmax(&self, params: Pool2dParams) -> Result<(Tensor, Vec<usize>)> {
+    /// Max pooling and the argmax as in-plane `u32` positions, for the backward rule.
+    pub(crate) fn max_pool2d_argmax(&self, params: Pool2dParams) -> Result<(Tensor, Vec<u32>)> {
         let g = geometry("max_pool2d", self, &params)?;
         let x = self.contiguous();
         let shape = [self.shape()[0], self.shape()[1], g.oh, g.ow];
         Ok(with_dtype!(self.dtype(), T => {
             let mut out = crate::dtype::for_overwrite::<T>(g.planes * g.oh * g.ow);
-            let mut idx = vec![0usize; out.len()];
+            let mut idx = vec![0u32; out.len()];
             pool::max_pool2d(&g, x.contiguous_slice::<T>().expect("contiguous"), &mut out, &mut idx);
             (Tensor::from_parts(out, &shape), idx)
         }))
@@ -273,7 +274,7 @@ pub(crate) enum PoolKind {
     /// Max pooling: the argmax of every window.
     Max {
         geometry: Pool2dGeometry,
-        argmax: Vec<usize>,
+        argmax: Vec<u32>,
     },
     /// Average pooling.
     Avg {
@@ -287,7 +288,7 @@ pub(crate) enum PoolKind {
 impl BackwardRule for Pool2dNode {
     fn saved_bytes(&self) -> usize {
         match &self.kind {
-            PoolKind::Max { argmax, .. } => argmax.len() * std::mem::size_of::<usize>(),
+            PoolKind::Max { argmax, .. } => argmax.len() * std::mem::size_of::<u32>(),
             PoolKind::Avg { .. } | PoolKind::AdaptiveAvg { .. } => 0,
         }
     }
@@ -299,7 +300,8 @@ impl BackwardRule for Pool2dNode {
         let g = g.contiguous();
         let dx = with_dtype!(g.dtype(), T => {
             let go = g.contiguous_slice::<T>().expect("contiguous");
-            let mut dx = crate::dtype::zeros::<T>(self.x_shape.iter().product());
+            // Every kernel below overwrites `dx` (zeros first, then its sums).
+            let mut dx = crate::dtype::for_overwrite::<T>(self.x_shape.iter().product());
             match &self.kind {
                 // dx[argmax[o]] += g[o].
                 PoolKind::Max { geometry, argmax } => {

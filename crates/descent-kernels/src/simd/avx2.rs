@@ -27,6 +27,32 @@ fn reduce_row_target<T: Float>(op: ReduceOp, x: &[T]) -> T {
     reduce_row_body(op, x)
 }
 
+#[target_feature(enable = "avx2,fma")]
+fn max_pool_2x2_row_target<T: Float>(
+    r0: &[T],
+    r1: &[T],
+    w: u32,
+    at0: u32,
+    out: &mut [T],
+    am: &mut [u32],
+) {
+    crate::pool::max_pool_2x2_row_body(r0, r1, w, at0, out, am)
+}
+
+/// The AVX2 variant of one row of the 2x2 stride-2 max pool.
+pub(crate) fn max_pool_2x2_row_avx2<T: Float>(
+    r0: &[T],
+    r1: &[T],
+    w: u32,
+    at0: u32,
+    out: &mut [T],
+    am: &mut [u32],
+) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { max_pool_2x2_row_target(r0, r1, w, at0, out, am) }
+}
+
 fn assert_avx2() {
     assert!(
         crate::Isa::Avx2Fma.is_supported(),

@@ -9,7 +9,22 @@
 mod avx2;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use avx2::{binary_row_avx2, reduce_row_avx2, unary_row_avx2};
+pub(crate) use avx2::{binary_row_avx2, max_pool_2x2_row_avx2, reduce_row_avx2, unary_row_avx2};
+
+/// One row of the 2x2 stride-2 max pool on the best instruction set this CPU has.
+pub(crate) fn max_pool_2x2_row<T: crate::Float>(
+    r0: &[T],
+    r1: &[T],
+    w: u32,
+    at0: u32,
+    out: &mut [T],
+    am: &mut [u32],
+) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => max_pool_2x2_row_avx2(r0, r1, w, at0, out, am),
+        crate::Isa::Fallback => crate::pool::max_pool_2x2_row_body(r0, r1, w, at0, out, am),
+    }
+}
 
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn unary_row_avx2<T: crate::Float>(_: crate::UnaryOp, _: &[T], _: usize, _: &mut [T]) {
@@ -24,6 +39,18 @@ pub(crate) fn binary_row_avx2<T: crate::Float, O: crate::ZipOp>(
     _: &[T],
     _: usize,
     _: &mut [T],
+) {
+    panic!("the AVX2 path does not exist on this architecture")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn max_pool_2x2_row_avx2<T: crate::Float>(
+    _: &[T],
+    _: &[T],
+    _: u32,
+    _: u32,
+    _: &mut [T],
+    _: &mut [u32],
 ) {
     panic!("the AVX2 path does not exist on this architecture")
 }
