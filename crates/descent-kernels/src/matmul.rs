@@ -228,12 +228,15 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 // SAFETY: as for `Send`: shared references only hand the pointer to disjoint writers.
 unsafe impl<T: Send> Sync for SendPtr<T> {}
 
-/// Multiply-adds from which a GEMM is split into blocks that rayon runs in parallel.
+/// Multiply-adds from which a GEMM is split into blocks that rayon runs in parallel (about
+/// 0.6 ms of work on one core).
 ///
-/// Measured on the 2-core machine (docs/PERFORMANCE.md, "GEMM threading"): W1b's GEMMs
-/// (32 x 784 x 256, 6.4 M multiply-adds) ran faster on one thread than split by matrixmultiply's
-/// own pool; W1's (4x larger) gained from two.
-pub const GEMM_PAR_MACS: usize = 1 << 23;
+/// Measured on the 2-core machine (docs/PERFORMANCE.md, "Thread cut-offs measured in training
+/// steps"): W1's 25.7 M multiply-add products ran 1.2x faster split when timed alone, but the
+/// halves slow each other down by 20-30 % and the split costs a hand-off to the other core
+/// and back, so the W1 training step ran faster with them whole; W3 from n = 512 (134 M)
+/// gains 1.6x from the split.
+pub const GEMM_PAR_MACS: usize = 1 << 26;
 
 /// How a GEMM is cut over threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! ```
 
 use crate::float::Float;
-use crate::parallel::{CHUNK, OPTIM_PAR_THRESHOLD, PAR_THRESHOLD};
+use crate::parallel::{CHUNK, OPTIM_PAR_THRESHOLD};
 
 /// One SGD step: `d = g + weight_decay·p`; with momentum `b ← momentum·b + (1 − dampening)·d`
 /// (`b ← d` on the first step), `d = d + momentum·b` (Nesterov) or `d = b`; then `p ← p − lr·d`.
@@ -242,10 +242,10 @@ pub fn adam<T: Float>(
         };
         // One monomorphic loop per combination, so each vectorizes without branches inside.
         match (decay, decoupled, v_max) {
-            (false, false, None) => adam_loop::<T, false, false>(&c, l.p, l.g, m, v),
-            (true, false, None) => adam_loop::<T, true, false>(&c, l.p, l.g, m, v),
-            (false, true, None) => adam_loop::<T, false, true>(&c, l.p, l.g, m, v),
-            (true, true, None) => adam_loop::<T, true, true>(&c, l.p, l.g, m, v),
+            (false, false, None) => adam_isa::<T, false, false>(&c, l.p, l.g, m, v),
+            (true, false, None) => adam_isa::<T, true, false>(&c, l.p, l.g, m, v),
+            (false, true, None) => adam_isa::<T, false, true>(&c, l.p, l.g, m, v),
+            (true, true, None) => adam_isa::<T, true, true>(&c, l.p, l.g, m, v),
             (decay, decoupled, Some(vm)) => {
                 for ((((p, &g), m), v), vm) in l.p.iter_mut().zip(l.g).zip(m).zip(v).zip(vm) {
                     if decoupled {
@@ -262,8 +262,23 @@ pub fn adam<T: Float>(
     });
 }
 
+/// [`adam_loop`] on the best instruction set this CPU has (the same bits on every path: the
+/// loop has no multiply-add the compiler could fuse, and `sqrt` and `/` are correctly rounded).
+fn adam_isa<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+    c: &AdamConsts<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::adam_avx2::<T, DECAY, DECOUPLED>(c, p, g, m, v),
+        crate::Isa::Fallback => adam_loop::<T, DECAY, DECOUPLED>(c, p, g, m, v),
+    }
+}
+
 /// Adam's per-step constants in the element type.
-struct AdamConsts<T> {
+pub(crate) struct AdamConsts<T> {
     neg_step: T,
     bias2_sqrt: T,
     eps: T,
@@ -290,7 +305,7 @@ impl<T: Float> AdamConsts<T> {
 }
 
 #[inline(always)]
-fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+pub(crate) fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     c: &AdamConsts<T>,
     p: &mut [T],
     g: &[T],
@@ -493,7 +508,7 @@ pub fn sum_squares<T: Float>(g: &[T]) -> f64 {
 /// Scans in blocks without branching on each element, so finite data (the usual case) is checked
 /// at memory speed.
 pub fn first_non_finite<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
-    if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+    if x.len() >= OPTIM_PAR_THRESHOLD && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         // The first chunk with a non-finite element, found in parallel, then searched serially.
         return x
@@ -507,6 +522,15 @@ pub fn first_non_finite<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
 }
 
 fn first_non_finite_serial<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::first_non_finite_avx2(x),
+        crate::Isa::Fallback => first_non_finite_body(x),
+    }
+}
+
+/// The scan of [`first_non_finite`] on one thread, for every instruction set.
+#[inline(always)]
+pub(crate) fn first_non_finite_body<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
     const BLOCK: usize = 256;
     for (b, block) in x.chunks(BLOCK).enumerate() {
         // x·0 is 0 for finite x and NaN for NaN or ±inf, so the sum is NaN iff one is not finite.

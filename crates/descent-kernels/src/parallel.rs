@@ -7,17 +7,23 @@
 
 /// Elements below which elementwise kernels stay on the calling thread.
 ///
-/// Measured (docs/PERFORMANCE.md, "parallel threshold"): on the 2-core reference machine a
-/// parallel `add` first beats the serial one at about 2^15 f32 elements.
-pub const PAR_THRESHOLD: usize = 1 << 15;
+/// Measured twice (docs/PERFORMANCE.md): in isolation, on hot data, a parallel `add` first beats
+/// the serial one at about 2^15 f32 elements on the 2-core reference machine; inside a training
+/// step, where the two halves' data must first move to the other core and back, W1 (relu and
+/// friends on 2^15 elements) ran 9 % faster with the cut at 2^17, and W2 (10^6-element
+/// activations) did not change ("Thread cut-offs measured in training steps").
+pub const PAR_THRESHOLD: usize = 1 << 17;
 
-/// Elements from which an optimizer update (`optim.rs`) forks.
+/// Elements from which an optimizer update (`optim.rs`) and its finiteness scan fork.
 ///
-/// Measured (docs/PERFORMANCE.md, "optimizer step"): an f32 Adam update split in two halves on
-/// the 2-core reference machine is 0.94x the serial one at 2^11 elements, 1.30x at 2^12, 1.72x at
-/// 2^14. An update does more per element than `add` (a square root and a division), so it pays
-/// for a fork on shorter slices than [`PAR_THRESHOLD`].
-pub const OPTIM_PAR_THRESHOLD: usize = 1 << 12;
+/// In isolation (docs/PERFORMANCE.md, "optimizer step") an f32 Adam update split in two halves
+/// on the 2-core reference machine was 1.30x the serial one at 2^12 elements and 1.72x at 2^14.
+/// Inside a training step the parameters, gradients and moments were last touched by the thread
+/// that ran the backward pass, and splitting the update moves half of them to the other core and
+/// back: W1b's Adam step (269k parameters in 6 tensors) took 0.89 ms split and 0.27 ms on one
+/// thread ("Thread cut-offs measured in training steps"). From 2^20 elements the update is
+/// long enough to pay for it.
+pub const OPTIM_PAR_THRESHOLD: usize = 1 << 20;
 
 /// Elements per chunk of a parallel elementwise kernel.
 pub const CHUNK: usize = 1 << 14;

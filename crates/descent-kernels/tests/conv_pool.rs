@@ -549,25 +549,25 @@ fn pooling_hand_checked() {
 /// Pooling over many planes splits planes over threads: same bits on any thread count.
 #[test]
 fn pooling_parallel_equals_serial() {
-    let g = Pool2dGeometry::new(24, (40, 37), (3, 3), (2, 2), (1, 1), (1, 1)).unwrap();
+    let g = Pool2dGeometry::new(96, (40, 37), (3, 3), (2, 2), (1, 1), (1, 1)).unwrap();
     let mut rng = rng(66);
-    let x: Vec<f32> = common::uniform(&mut rng, 24 * 40 * 37, -1.0, 1.0);
+    let x: Vec<f32> = common::uniform(&mut rng, 96 * 40 * 37, -1.0, 1.0);
     assert!(x.len() >= descent_kernels::parallel::PAR_THRESHOLD);
     common::assert_thread_count_invariant("max_pool2d", || {
-        let mut out = vec![0.0f32; 24 * g.oh * g.ow];
+        let mut out = vec![0.0f32; 96 * g.oh * g.ow];
         let mut arg = vec![0u32; out.len()];
         max_pool2d(&g, &x, &mut out, &mut arg);
         out.extend(arg.iter().map(|&a| a as f32));
         out
     });
     common::assert_thread_count_invariant("avg_pool2d", || {
-        let mut out = vec![0.0f32; 24 * g.oh * g.ow];
+        let mut out = vec![0.0f32; 96 * g.oh * g.ow];
         avg_pool2d(&g, &x, &mut out, false);
         out
     });
-    let g = AdaptivePool2dGeometry::new(24, (40, 37), (7, 5)).unwrap();
+    let g = AdaptivePool2dGeometry::new(96, (40, 37), (7, 5)).unwrap();
     common::assert_thread_count_invariant("adaptive_avg_pool2d", || {
-        let mut out = vec![0.0f32; 24 * 7 * 5];
+        let mut out = vec![0.0f32; 96 * 7 * 5];
         adaptive_avg_pool2d(&g, &x, &mut out);
         out
     });

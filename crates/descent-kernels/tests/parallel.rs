@@ -13,7 +13,7 @@ use descent_kernels::strided::{self, Strided};
 use descent_kernels::{Float, isa};
 
 fn reduce_row_invariant<T: Float>() {
-    let n = 3 * (1 << 15) + 17;
+    let n = 3 * PAR_THRESHOLD + 17;
     assert!(n > PAR_THRESHOLD && n % REDUCE_CHUNK != 0);
     let mut rng = rng(81);
     let x: Vec<T> = common::uniform(&mut rng, n, -1.0, 1.0);
@@ -62,11 +62,11 @@ fn elementwise_parallel_equals_serial() {
 }
 
 fn strided_invariant<T: Float>() {
-    // a: [64, 33, 40] transposed in its first two dimensions; b: [64, 1, 40] broadcast along
-    // the middle one. 84480 elements, over the threshold.
-    let shape = [64usize, 33, 40];
+    // a: [64, 65, 40] transposed in its first two dimensions; b: [64, 1, 40] broadcast along
+    // the middle one. 166400 elements, over the threshold.
+    let shape = [64usize, 65, 40];
     let mut rng = rng(83);
-    let a: Vec<T> = common::uniform(&mut rng, 64 * 33 * 40, -1.0, 1.0);
+    let a: Vec<T> = common::uniform(&mut rng, 64 * 65 * 40, -1.0, 1.0);
     let b: Vec<T> = common::uniform(&mut rng, 64 * 40, -1.0, 1.0);
     let (sa, sb) = ([40usize, 64 * 40, 1], [40usize, 0, 1]);
     let n: usize = shape.iter().product();
@@ -88,7 +88,7 @@ fn strided_invariant<T: Float>() {
             assert_thread_count_invariant(&format!("strided {isa:?} {op:?}"), run);
             let out = run();
             for (flat, &o) in out.iter().enumerate() {
-                let (i, j, k) = (flat / (33 * 40), (flat / 40) % 33, flat % 40);
+                let (i, j, k) = (flat / (65 * 40), (flat / 40) % 65, flat % 40);
                 let (x, y) = (a[j * 64 * 40 + i * 40 + k], b[i * 40 + k]);
                 let want = if op == BinaryOp::Mul { x * y } else { x - y };
                 assert_eq!(o, want, "strided {isa:?} {op:?} at {flat}");
@@ -110,7 +110,7 @@ fn strided_parallel_equals_serial() {
 
 fn reduce_invariant<T: Float>() {
     let mut rng = rng(84);
-    for &(outer, len, inner) in &[(5, 20_000, 1), (4, 3000, 7), (3, 1 << 15, 1)] {
+    for &(outer, len, inner) in &[(5, 40_000, 1), (4, 6000, 7), (3, 1 << 16, 1)] {
         let x: Vec<T> = common::uniform(&mut rng, outer * len * inner, -2.0, 2.0);
         for op in [
             Reduction::Sum,

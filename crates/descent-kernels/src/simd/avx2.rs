@@ -53,6 +53,42 @@ pub(crate) fn max_pool_2x2_row_avx2<T: Float>(
     unsafe { max_pool_2x2_row_target(r0, r1, w, at0, out, am) }
 }
 
+#[target_feature(enable = "avx2,fma")]
+fn adam_target<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+    c: &crate::optim::AdamConsts<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    crate::optim::adam_loop::<T, DECAY, DECOUPLED>(c, p, g, m, v)
+}
+
+/// The AVX2 variant of the Adam update loop (8 lanes of `sqrt` and `/` instead of 4).
+pub(crate) fn adam_avx2<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+    c: &crate::optim::AdamConsts<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { adam_target::<T, DECAY, DECOUPLED>(c, p, g, m, v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn first_non_finite_target<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
+    crate::optim::first_non_finite_body(x)
+}
+
+/// The AVX2 variant of the optimizers' finiteness scan.
+pub(crate) fn first_non_finite_avx2<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { first_non_finite_target(x) }
+}
+
 fn assert_avx2() {
     assert!(
         crate::Isa::Avx2Fma.is_supported(),

@@ -9,7 +9,10 @@
 mod avx2;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use avx2::{binary_row_avx2, max_pool_2x2_row_avx2, reduce_row_avx2, unary_row_avx2};
+pub(crate) use avx2::{
+    adam_avx2, binary_row_avx2, first_non_finite_avx2, max_pool_2x2_row_avx2, reduce_row_avx2,
+    unary_row_avx2,
+};
 
 /// One row of the 2x2 stride-2 max pool on the best instruction set this CPU has.
 pub(crate) fn max_pool_2x2_row<T: crate::Float>(
@@ -52,6 +55,22 @@ pub(crate) fn max_pool_2x2_row_avx2<T: crate::Float>(
     _: &mut [T],
     _: &mut [u32],
 ) {
+    panic!("the AVX2 path does not exist on this architecture")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn adam_avx2<T: crate::Float, const DECAY: bool, const DECOUPLED: bool>(
+    _: &crate::optim::AdamConsts<T>,
+    _: &mut [T],
+    _: &[T],
+    _: &mut [T],
+    _: &mut [T],
+) {
+    panic!("the AVX2 path does not exist on this architecture")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn first_non_finite_avx2<T: crate::Float>(_: &[T]) -> Option<(usize, &'static str)> {
     panic!("the AVX2 path does not exist on this architecture")
 }
 
