@@ -14,7 +14,7 @@ use descent_kernels::{Float, isa};
 
 fn reduce_row_invariant<T: Float>() {
     let n = 3 * PAR_THRESHOLD + 17;
-    assert!(n > PAR_THRESHOLD && n % REDUCE_CHUNK != 0);
+    assert!(n > PAR_THRESHOLD && !n.is_multiple_of(REDUCE_CHUNK));
     let mut rng = rng(81);
     let x: Vec<T> = common::uniform(&mut rng, n, -1.0, 1.0);
     for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min] {
