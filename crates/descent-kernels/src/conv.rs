@@ -686,7 +686,8 @@ const WEIGHT_GRAD_PARTS: usize = 8;
 /// The gradient of [`conv2d`] with respect to its bias: `grad_b[co] = sum_{n, y, x}
 /// grad_out[n, co, y, x]`, read straight from `grad_out` (nothing is broadcast). Each row
 /// `grad_out[n, co]` is summed by [`reduce_row`] and the rows are added in batch order, so the
-/// result does not depend on the thread count. `grad_b` is overwritten.
+/// result does not depend on the thread count; the channels are summed in parallel. `grad_b` is
+/// overwritten.
 ///
 /// # Panics
 /// If a slice length does not match the geometry.
@@ -698,12 +699,19 @@ pub fn conv2d_backward_bias<T: Float>(g: &Conv2dGeometry, grad_out: &[T], grad_b
     );
     assert_eq!(grad_b.len(), g.c_out, "conv2d_backward_bias: grad_b length");
     let p = g.p();
-    for (co, gb) in grad_b.iter_mut().enumerate() {
+    let one = |(co, gb): (usize, &mut T)| {
         let mut acc = T::ZERO;
         for s in 0..g.n {
             let at = (s * g.c_out + co) * p;
             acc += reduce_row(ReduceOp::Sum, &grad_out[at..at + p]);
         }
         *gb = acc;
+    };
+    // Each channel's sum is computed whole by one task, in batch order: the channels can go to
+    // any thread.
+    if g.c_out > 1 && crate::parallel::worth_parallel(grad_out.len()) {
+        grad_b.par_iter_mut().enumerate().for_each(one);
+    } else {
+        grad_b.iter_mut().enumerate().for_each(one);
     }
 }
