@@ -454,11 +454,18 @@ fn allocate(len: usize, element_bytes: usize, fill: Fill) -> Result<NonNull<Head
 unsafe fn release(block: NonNull<Header>, element_bytes: usize) {
     // SAFETY: the caller's reference keeps the block alive.
     let header = unsafe { &*block.as_ptr() };
-    if header.count.fetch_sub(1, Ordering::Release) != 1 {
-        return;
+    // The last reference (the common case: most tensors die unshared) skips the atomic
+    // read-modify-write: with the count at 1 no other reference exists, so nobody can raise it
+    // meanwhile, and the `Acquire` load pairs with the `Release` decrements of the owners that
+    // went before, as the fence below does.
+    if header.count.load(Ordering::Acquire) != 1 {
+        if header.count.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Every other owner's writes happen before this point (the `Release` above pairs with
+        // this).
+        fence(Ordering::Acquire);
     }
-    // Every other owner's writes happen before this point (the `Release` above pairs with this).
-    fence(Ordering::Acquire);
     // SAFETY: the count reached 0: no other reference exists.
     let header = unsafe { &mut *block.as_ptr() };
     let capacity = header.capacity;
