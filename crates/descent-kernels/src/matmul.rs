@@ -238,6 +238,25 @@ unsafe impl<T: Send> Sync for SendPtr<T> {}
 /// gains 1.6x from the split.
 pub const GEMM_PAR_MACS: usize = 1 << 26;
 
+/// The split threshold in force: [`GEMM_PAR_MACS`], or the `DESCENT_GEMM_PAR_MACS` environment
+/// variable (read once) for a machine where another cut-off measures better, or for a test
+/// that needs small products split (CI's valgrind run). The results are the same bits either
+/// way.
+///
+/// ```
+/// assert!(descent_kernels::matmul::gemm_par_macs() > 0);
+/// ```
+pub fn gemm_par_macs() -> usize {
+    static MACS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MACS.get_or_init(|| {
+        std::env::var("DESCENT_GEMM_PAR_MACS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&v| v > 0)
+            .unwrap_or(GEMM_PAR_MACS)
+    })
+}
+
 /// How a GEMM is cut over threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Split {
@@ -251,14 +270,14 @@ enum Split {
 
 /// The split of an `m x k x n` GEMM: one block per thread along the longer side of `C` (so the
 /// operand every block packs again is the smaller one), each a multiple of 16 rows or 64 columns
-/// (the f32 and f64 microkernels' tile sizes divide both), and none below `GEMM_PAR_MACS`.
+/// (the f32 and f64 microkernels' tile sizes divide both), and none below [`gemm_par_macs`].
 ///
 /// Every element of `C` is computed by the same packing and microkernel whatever block it falls
 /// in (matrixmultiply's K blocking does not depend on `m` or `n`), so the result is the same bits
 /// for any split: the thread count changes the speed only (`tests/gemm.rs` checks it).
 fn split(m: usize, k: usize, n: usize) -> Split {
     let threads = rayon::current_num_threads();
-    if threads < 2 || m.saturating_mul(k).saturating_mul(n) < GEMM_PAR_MACS {
+    if threads < 2 || m.saturating_mul(k).saturating_mul(n) < gemm_par_macs() {
         return Split::Whole;
     }
     if n >= m && n >= 128 {
