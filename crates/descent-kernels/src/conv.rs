@@ -10,7 +10,7 @@
 //! depthwise convolution.
 
 use crate::float::Float;
-use crate::matmul::{MatRef, gemm_on_thread};
+use crate::matmul::{MatRef, gemm_with};
 use crate::reduce::{ReduceOp, reduce_row};
 use rayon::prelude::*;
 
@@ -416,9 +416,9 @@ pub fn conv2d<T: Float>(
                     for (row, &bv) in out_g.chunks_mut(p).zip(&b[grp * cog..(grp + 1) * cog]) {
                         row.iter_mut().for_each(|v| *v = bv);
                     }
-                    product(parallel, cog, k, p, w, c, true, out_g);
+                    gemm_with(cog, k, p, w, c, true, !parallel, out_g);
                 }
-                None => product(parallel, cog, k, p, w, c, false, out_g),
+                None => gemm_with(cog, k, p, w, c, false, !parallel, out_g),
             }
         }
     };
@@ -426,29 +426,6 @@ pub fn conv2d<T: Float>(
         out.par_chunks_mut(sample_out).enumerate().for_each(one);
     } else {
         out.chunks_mut(sample_out).enumerate().for_each(one);
-    }
-}
-
-/// One product `C <- A B (+ C)` of a convolution: on the calling thread when the caller already
-/// runs its samples (or runs) in `parallel`, where splitting would pack the shared operand once
-/// more per block; otherwise free to split over the threads. The same bits either way.
-#[allow(clippy::too_many_arguments)]
-fn product<T: Float>(
-    parallel: bool,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    accumulate: bool,
-    c: &mut [T],
-) {
-    if parallel {
-        gemm_on_thread(m, k, n, a, b, accumulate, c)
-    } else if accumulate {
-        crate::matmul::gemm_acc(m, k, n, a, b, c)
-    } else {
-        crate::matmul::gemm(m, k, n, a, b, c)
     }
 }
 
@@ -557,7 +534,7 @@ pub fn conv2d_backward_input<T: Float>(
                 rs: p,
                 cs: 1,
             };
-            product(parallel, k, cog, p, wt, go, false, &mut cols);
+            gemm_with(k, cog, p, wt, go, false, !parallel, &mut cols);
             col2im(g, &cols, gin_g);
         }
     };
@@ -658,7 +635,7 @@ pub fn conv2d_backward_weight<T: Float>(
                 rs: 1,
                 cs: p,
             };
-            product(parallel, cog, p, k, go, ct, true, acc);
+            gemm_with(cog, p, k, go, ct, true, !parallel, acc);
         }
     };
     let block = cog * k;

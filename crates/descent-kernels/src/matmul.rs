@@ -69,23 +69,25 @@ pub fn gemm_acc<T: Float>(
     gemm_beta(m, k, n, a, b, true, true, c);
 }
 
-/// `C <- A B` (or `C <- A B + C` with `accumulate`) as one call on the calling thread, never split
-/// over threads: for callers that already run in parallel (conv2d's per-sample products), where a
-/// split would only pack the shared operand once more per block. Same bits as [`gemm`] and
-/// [`gemm_acc`].
+/// `C <- A B` (or `C <- A B + C` with `accumulate`), split over threads only if `may_split` (and
+/// the product is large enough). Callers that already run in parallel (conv2d's per-sample
+/// products) pass `false`: a split there would only pack the shared operand once more per block.
+/// Same bits as [`gemm`] and [`gemm_acc`] either way.
 ///
 /// # Panics
 /// As [`gemm`].
-pub fn gemm_on_thread<T: Float>(
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with<T: Float>(
     m: usize,
     k: usize,
     n: usize,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     accumulate: bool,
+    may_split: bool,
     c: &mut [T],
 ) {
-    gemm_beta(m, k, n, a, b, accumulate, false, c);
+    gemm_beta(m, k, n, a, b, accumulate, may_split, c);
 }
 
 /// `C <- A B + 1 bias^T`: every row of `c` is first set to `bias` (`n` elements), then the
