@@ -67,7 +67,8 @@ pub trait Float:
     fn is_nan(self) -> bool;
     /// Whether the value is neither infinite nor NaN.
     fn is_finite(self) -> bool;
-    /// `C <- alpha A B + beta C` through `matrixmultiply` (`sgemm` or `dgemm`).
+    /// `C <- alpha A B + beta C` through `matrixmultiply` (`sgemm` or `dgemm`), or for `f32` on
+    /// CPUs with AVX-512 through descent's own `sgemm`.
     ///
     /// # Safety
     /// As `matrixmultiply::sgemm`: every element addressed through the pointers and strides for
@@ -167,7 +168,8 @@ macro_rules! impl_float {
                 <$t>::is_finite(self)
             }
             // SAFETY: the contract is the trait method's (`# Safety` on `Float::gemm_raw`);
-            // the body only forwards to matrixmultiply under that same contract.
+            // the body only forwards to matrixmultiply (or descent's own sgemm, which has the
+            // same contract) under that same contract.
             #[inline]
             unsafe fn gemm_raw(
                 m: usize,
@@ -191,6 +193,9 @@ macro_rules! impl_float {
         }
     };
 }
+#[cfg(target_arch = "x86_64")]
+impl_float!(f32, crate::sgemm::sgemm_raw, tanh_f32);
+#[cfg(not(target_arch = "x86_64"))]
 impl_float!(f32, matrixmultiply::sgemm, tanh_f32);
 impl_float!(f64, matrixmultiply::dgemm, f64::tanh);
 

@@ -27,6 +27,8 @@ pub mod parallel;
 pub mod pool;
 pub mod reduce;
 pub mod scatter;
+#[cfg(target_arch = "x86_64")]
+mod sgemm;
 mod simd;
 pub mod softmax;
 pub mod special;

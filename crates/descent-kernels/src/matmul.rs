@@ -162,35 +162,40 @@ fn gemm_beta<T: Float>(
         }
         return;
     }
-    match if may_split {
+    let how = if may_split {
         split(m, k, n)
     } else {
         Split::Whole
-    } {
+    };
+    match how {
         Split::Whole => gemm_block(m, k, n, a, b, accumulate, c),
         Split::Rows(rows) => {
-            use rayon::prelude::*;
-            c.par_chunks_mut(rows * n).enumerate().for_each(|(i, cb)| {
+            let out = &SendPtr(c.as_mut_ptr());
+            crate::parallel::for_each_part(m.div_ceil(rows), |i| {
                 let a_block = MatRef {
                     offset: a.offset + i * rows * a.rs,
                     ..a
                 };
-                gemm_block(cb.len() / n, k, n, a_block, b, accumulate, cb);
+                let h = rows.min(m - i * rows);
+                // SAFETY: `c` is an exclusive borrow of `m * n` elements held across the region;
+                // block `i` takes only its rows `i * rows..i * rows + h` (`h * n` elements
+                // inside `c`), disjoint from the other blocks'.
+                let cb = unsafe { std::slice::from_raw_parts_mut(out.0.add(i * rows * n), h * n) };
+                gemm_block(h, k, n, a_block, b, accumulate, cb);
             });
         }
         Split::Cols(cols) => {
             let blocks = n.div_ceil(cols);
-            let out = SendPtr(c.as_mut_ptr());
-            rayon::scope(|s| {
-                for i in 0..blocks {
+            let out = &SendPtr(c.as_mut_ptr());
+            crate::parallel::for_each_part(blocks, |i| {
+                {
                     let (j0, w) = (i * cols, cols.min(n - i * cols));
                     let b_block = MatRef {
                         offset: b.offset + j0 * b.cs,
                         ..b
                     };
                     check("B", k, w, &b_block);
-                    let out = &out;
-                    s.spawn(move |_| {
+                    {
                         // SAFETY: `c` is an exclusive borrow of `m * n` elements (checked above)
                         // held for the whole scope; block `i` writes only its columns
                         // `j0..j0 + w` of each row (rsc = n, csc = 1), so the blocks' writes are
@@ -214,7 +219,7 @@ fn gemm_beta<T: Float>(
                                 1,
                             )
                         }
-                    });
+                    }
                 }
             });
         }

@@ -37,3 +37,55 @@ pub const REDUCE_CHUNK: usize = 1 << 12;
 pub fn worth_parallel(n: usize) -> bool {
     n >= PAR_THRESHOLD && rayon::current_num_threads() > 1
 }
+
+/// How long a thread of [`for_each_part`] with no part left keeps its core busy waiting for the
+/// parts still running.
+pub const SPIN_LIMIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Runs `f(part)` for every `part < parts` on the rayon pool: one task per thread, each taking
+/// the next part not yet taken until none is left (so the load balances whatever the parts
+/// cost), then running any pending pool work or spinning until every part is done, for at most
+/// [`SPIN_LIMIT`], instead of going to sleep at once. Which thread runs a part must not change
+/// what the part computes (every caller's parts write disjoint outputs).
+///
+/// Why: on the 2-vCPU reference machine a core that goes idle inside a region slows the region
+/// down far more than the wait itself (docs/PERFORMANCE.md, "An own AVX-512 GEMM, and idle cores
+/// inside a parallel region"): a GEMM split in two halves ran at 211-213 GFLOP/s with rayon's
+/// plain `join` and at 261-266 with the halves spinning until both were done (n = 1024).
+/// Waiting never blocks progress: a part is only waited for once a thread runs it, the wait
+/// runs other pool work (`rayon::yield_now`), and it is bounded.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let sum = AtomicUsize::new(0);
+/// descent_kernels::parallel::for_each_part(4, |p| {
+///     sum.fetch_add(p, Ordering::Relaxed);
+/// });
+/// assert_eq!(sum.into_inner(), 6);
+/// ```
+pub fn for_each_part(parts: usize, f: impl Fn(usize) + Sync) {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = rayon::current_num_threads().min(parts);
+    if threads < 2 {
+        (0..parts).for_each(f);
+        return;
+    }
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    (0..threads).into_par_iter().with_max_len(1).for_each(|_| {
+        loop {
+            let part = next.fetch_add(1, Ordering::Relaxed);
+            if part >= parts {
+                break;
+            }
+            f(part);
+            done.fetch_add(1, Ordering::AcqRel);
+        }
+        let start = std::time::Instant::now();
+        while done.load(Ordering::Acquire) < parts && start.elapsed() < SPIN_LIMIT {
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                std::hint::spin_loop();
+            }
+        }
+    });
+}

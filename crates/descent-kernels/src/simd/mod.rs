@@ -7,12 +7,16 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::{
     adam_avx2, binary_row_avx2, first_non_finite_avx2, max_pool_2x2_row_avx2, reduce_row_avx2,
     unary_row_avx2,
 };
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::{has_avx512, sgemm_kernel_avx512};
 
 /// One row of the 2x2 stride-2 max pool on the best instruction set this CPU has.
 pub(crate) fn max_pool_2x2_row<T: crate::Float>(
