@@ -73,7 +73,7 @@ pub(crate) struct Strided<'a> {
     pub(crate) cs: usize,
 }
 
-/// Whether `f32` products take this path: AVX-512F present, the AVX2 path in force
+/// Whether `f32` products may take this path: AVX-512F present, the AVX2 path in force
 /// (`DESCENT_FORCE_ISA=fallback` turns it off) and `DESCENT_SGEMM` not set to `matrixmultiply`.
 pub(crate) fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -82,6 +82,13 @@ pub(crate) fn enabled() -> bool {
             && crate::simd::has_avx512()
             && std::env::var("DESCENT_SGEMM").map_or(true, |v| v != "matrixmultiply")
     })
+}
+
+/// Whether `DESCENT_SGEMM=own` asks for this path on every shape it serves, not only where it
+/// measured faster (to measure the shapes).
+fn forced() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("DESCENT_SGEMM").is_ok_and(|v| v == "own"))
 }
 
 /// `C <- A B` (`accumulate = false`; `C` is not read) or `C <- A B + C`, with `A` `m x k`, `B`
@@ -263,9 +270,18 @@ fn pack_b(block: &mut [f32], b: Strided<'_>, p0: usize, j0: usize, kc: usize, nc
         for p in 0..kc {
             let at = (p0 + p) * b.rs + j0;
             let row = &b.data[at..at + nc];
-            for (q, piece) in row.chunks(NR).enumerate() {
-                let dst = q * panel_len + p * NR;
-                block[dst..dst + piece.len()].copy_from_slice(piece);
+            let mut pieces = row.chunks_exact(NR);
+            for (q, piece) in (&mut pieces).enumerate() {
+                // A fixed-size copy: two register moves, where a slice copy is a `memcpy` call.
+                let dst: &mut [f32; NR] = (&mut block[q * panel_len + p * NR..][..NR])
+                    .try_into()
+                    .expect("NR values");
+                *dst = piece.try_into().expect("NR values");
+            }
+            let rest = pieces.remainder();
+            if !rest.is_empty() {
+                let dst = (nc / NR) * panel_len + p * NR;
+                block[dst..dst + rest.len()].copy_from_slice(rest);
             }
         }
     } else if b.rs == 1 {
@@ -346,8 +362,7 @@ pub(crate) unsafe fn sgemm_raw(
     // columns most of each B panel is padding, and with few rows of A the packing of a
     // column-major B (a transposition) is not paid back: matrixmultiply is faster on both.
     let ours = enabled()
-        && n >= NR
-        && (m >= 96 || csb == 1)
+        && (forced() || (n >= NR && (m >= 96 || csb == 1)))
         && alpha == 1.0
         && (beta == 0.0 || beta == 1.0)
         && csc == 1
