@@ -188,49 +188,45 @@ fn gemm_beta<T: Float>(
             let blocks = n.div_ceil(cols);
             let out = &SendPtr(c.as_mut_ptr());
             crate::parallel::for_each_part(blocks, |i| {
-                {
-                    let (j0, w) = (i * cols, cols.min(n - i * cols));
-                    let b_block = MatRef {
-                        offset: b.offset + j0 * b.cs,
-                        ..b
-                    };
-                    check("B", k, w, &b_block);
-                    {
-                        // SAFETY: `c` is an exclusive borrow of `m * n` elements (checked above)
-                        // held for the whole scope; block `i` writes only its columns
-                        // `j0..j0 + w` of each row (rsc = n, csc = 1), so the blocks' writes are
-                        // disjoint and all inside `c`; `check` proved A's and this block's B reads
-                        // in bounds, and neither aliases the exclusive `c`. Strides fit in isize.
-                        unsafe {
-                            T::gemm_raw(
-                                m,
-                                k,
-                                w,
-                                T::ONE,
-                                a.data.as_ptr().add(a.offset),
-                                a.rs as isize,
-                                a.cs as isize,
-                                b_block.data.as_ptr().add(b_block.offset),
-                                b.rs as isize,
-                                b.cs as isize,
-                                if accumulate { T::ONE } else { T::ZERO },
-                                out.0.add(j0),
-                                n as isize,
-                                1,
-                            )
-                        }
-                    }
+                let (j0, w) = (i * cols, cols.min(n - i * cols));
+                let b_block = MatRef {
+                    offset: b.offset + j0 * b.cs,
+                    ..b
+                };
+                check("B", k, w, &b_block);
+                // SAFETY: `c` is an exclusive borrow of `m * n` elements (checked above)
+                // held across the region; block `i` writes only its columns
+                // `j0..j0 + w` of each row (rsc = n, csc = 1), so the blocks' writes are
+                // disjoint and all inside `c`; `check` proved A's and this block's B reads
+                // in bounds, and neither aliases the exclusive `c`. Strides fit in isize.
+                unsafe {
+                    T::gemm_raw(
+                        m,
+                        k,
+                        w,
+                        T::ONE,
+                        a.data.as_ptr().add(a.offset),
+                        a.rs as isize,
+                        a.cs as isize,
+                        b_block.data.as_ptr().add(b_block.offset),
+                        b.rs as isize,
+                        b.cs as isize,
+                        if accumulate { T::ONE } else { T::ZERO },
+                        out.0.add(j0),
+                        n as isize,
+                        1,
+                    )
                 }
             });
         }
     }
 }
 
-/// A raw output pointer shared by the column blocks of one split GEMM, which write disjoint
-/// columns.
+/// A raw output pointer shared by the blocks of one split GEMM, which write disjoint rows or
+/// columns of `C`.
 struct SendPtr<T>(*mut T);
-// SAFETY: the pointer is only written through by `gemm_beta`'s column blocks, each to its own
-// columns of an exclusively borrowed `C`, inside a scope that ends before the borrow does.
+// SAFETY: the pointer is only written through by `gemm_beta`'s blocks, each to its own rows or
+// columns of an exclusively borrowed `C`, inside a region that ends before the borrow does.
 unsafe impl<T: Send> Send for SendPtr<T> {}
 // SAFETY: as for `Send`: shared references only hand the pointer to disjoint writers.
 unsafe impl<T: Send> Sync for SendPtr<T> {}
