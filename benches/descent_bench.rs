@@ -67,6 +67,8 @@ struct Config {
     steps: Option<usize>,
     profile: bool,
     profile_steps: usize,
+    /// Blocks of 2000 steps to time one by one instead of the timed repeats.
+    trace: Option<usize>,
 }
 
 /// Median, min and max of the repeats, in units per second.
@@ -193,6 +195,35 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
     let mut step = 0u64;
     if cfg.profile {
         return profile(cfg, name, &mut model, &mut opt, x, y);
+    }
+    if let Some(blocks) = cfg.trace {
+        // The rate over consecutive blocks of steps, from the first step on: where training on
+        // one fixed batch reaches subnormal numbers, the rate drops.
+        const BLOCK: usize = 2000;
+        for b in 1..=blocks {
+            let t = Instant::now();
+            let mut loss = 0.0;
+            for _ in 0..BLOCK {
+                let ctx = Ctx::train(0, 0, step);
+                loss = train_step(
+                    &mut model,
+                    &mut opt,
+                    &Tape::new(),
+                    x,
+                    y,
+                    &ctx,
+                    &cross_entropy,
+                )
+                .expect("a W1/W2 step does not fail");
+                step += 1;
+            }
+            let rate = (BLOCK * x.shape()[0]) as f64 / t.elapsed().as_secs_f64();
+            println!(
+                "{name}: steps {:>6}: {rate:>8.0} samples/s, loss {loss:.3e}",
+                b * BLOCK
+            );
+        }
+        return;
     }
     let s = bench(cfg, x.shape()[0] as f64, || {
         let ctx = Ctx::train(0, 0, step);
@@ -453,6 +484,9 @@ options:
   --quick             a smoke run: 1 warm-up step, 2 repeats of 2 steps, W3 at n = 256 only
   --profile           W1, W1b, W2: where a step's time goes (phases and the tape's per-op profile)
   --profile-steps N   steps the profile averages (default 20)
+  --trace B           W1, W1b, W2: the rate over each of B blocks of 2000 steps, from the first
+                      (training on one fixed batch slows once gradients turn subnormal)
+  --flush-denormal    descent::set_flush_denormal(true) (torch.set_flush_denormal(True))
   -h, --help          this text
 
 Set RAYON_NUM_THREADS=2 as the anchors do (it covers the GEMMs too).";
@@ -468,6 +502,7 @@ fn parse() -> std::result::Result<Config, lexopt::Error> {
         steps: None,
         profile: false,
         profile_steps: 20,
+        trace: None,
     };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
@@ -489,6 +524,10 @@ fn parse() -> std::result::Result<Config, lexopt::Error> {
             }
             Long("profile") => c.profile = true,
             Long("profile-steps") => c.profile_steps = parser.value()?.parse()?,
+            Long("trace") => c.trace = Some(parser.value()?.parse()?),
+            Long("flush-denormal") => {
+                descent::set_flush_denormal(true);
+            }
             Short('h') | Long("help") => {
                 println!("{HELP}");
                 exit(0);
@@ -526,12 +565,14 @@ fn main() {
         }
     };
     println!(
-        "descent {}, rayon threads {}, RAYON_NUM_THREADS={}, MATMUL_NUM_THREADS={}, isa {:?}",
+        "descent {}, rayon threads {}, RAYON_NUM_THREADS={}, MATMUL_NUM_THREADS={}, isa {:?}, \
+         flush_denormal {}",
         env!("CARGO_PKG_VERSION"),
         rayon::current_num_threads(),
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
         std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
         descent::kernels::isa(),
+        descent::flush_denormal(),
     );
     for w in &cfg.workloads {
         run(&cfg, w);

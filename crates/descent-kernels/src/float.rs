@@ -43,6 +43,8 @@ pub trait Float:
     const NEG_INFINITY: Self;
     /// Positive infinity, the identity of `min`.
     const INFINITY: Self;
+    /// The smallest positive normal number: nonzero magnitudes below it are subnormal.
+    const MIN_POSITIVE: Self;
     /// Size in bytes.
     const BYTES: usize;
     /// Converts from `f64`, rounding to nearest.
@@ -122,6 +124,7 @@ macro_rules! impl_float {
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
             const INFINITY: Self = <$t>::INFINITY;
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             const BYTES: usize = std::mem::size_of::<$t>();
             #[inline(always)]
             fn from_f64(v: f64) -> Self {

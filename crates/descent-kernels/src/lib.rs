@@ -17,6 +17,7 @@ pub mod buffer;
 pub mod conv;
 pub mod cpu_features;
 pub mod cross_entropy;
+mod denormal;
 pub mod elementwise;
 pub mod elementwise_grad;
 mod float;
@@ -36,6 +37,7 @@ pub mod strided;
 pub mod unary_ops;
 
 pub use cpu_features::{Isa, isa};
+pub use denormal::{flush_denormal, set_flush_denormal};
 pub use elementwise::{BinaryOp, CompareOp, UnaryOp, ZipOp};
 pub use float::Float;
 pub use reduce::{ReduceOp, Reduction};

@@ -287,6 +287,10 @@ pub(crate) struct AdamConsts<T> {
     one_m_b2: T,
     wd: T,
     keep: T,
+    /// Gradients and moments below this magnitude read and store as zero:
+    /// [`T::MIN_POSITIVE`](Float::MIN_POSITIVE) when [`crate::flush_denormal`] is on, zero (no
+    /// value is below it) otherwise.
+    tiny: T,
 }
 
 impl<T: Float> AdamConsts<T> {
@@ -300,6 +304,11 @@ impl<T: Float> AdamConsts<T> {
             one_m_b2: t(1.0 - h.beta2),
             wd: t(h.weight_decay),
             keep: t(1.0 - h.decoupled_decay),
+            tiny: if crate::flush_denormal() {
+                T::MIN_POSITIVE
+            } else {
+                T::ZERO
+            },
         }
     }
 }
@@ -312,13 +321,16 @@ pub(crate) fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     m: &mut [T],
     v: &mut [T],
 ) {
+    // A select per value, branch-free: with flushing off (`tiny` 0) it never fires.
+    let flush = |x: T| if x.abs() < c.tiny { T::ZERO } else { x };
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
         if DECOUPLED {
             *p *= c.keep;
         }
+        let g = flush(g);
         let g = if DECAY { g + c.wd * *p } else { g };
-        *m += c.one_m_b1 * (g - *m);
-        *v = *v * c.b2 + c.one_m_b2 * g * g;
+        *m = flush(*m + c.one_m_b1 * (g - *m));
+        *v = flush(*v * c.b2 + c.one_m_b2 * g * g);
         *p += c.neg_step * *m / (v.sqrt() / c.bias2_sqrt + c.eps);
     }
 }

@@ -121,6 +121,8 @@ pub(crate) unsafe fn sgemm(
         }
         return;
     }
+    // Read once, so that every block of this product flushes or none does.
+    let flush = crate::denormal::flush_denormal();
     with_buffer(&PACK_B, KC * NC, |bp| {
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
@@ -128,8 +130,11 @@ pub(crate) unsafe fn sgemm(
                 let kc = KC.min(k - pc);
                 let bp = &mut bp[..nc.div_ceil(NR) * kc * NR];
                 pack_b(bp, b, pc, jc, kc, nc);
+                if flush {
+                    crate::denormal::flush(bp);
+                }
                 // SAFETY: C's rows `0..m` are ours (the contract); `n` is C's width.
-                unsafe { rows_times_block(0..m, a, pc, kc, jc, bp, accumulate, c, rsc, n) };
+                unsafe { rows_times_block(0..m, a, pc, kc, jc, bp, accumulate, flush, c, rsc, n) };
             }
         }
     });
@@ -152,7 +157,8 @@ fn with_buffer<R>(
 /// already packed in `bp` (`nc = NR * panels`, the last panel possibly padded): `A` packed block
 /// by block into this thread's buffer, then each `A` panel against every `B` panel. The tiles
 /// are stored when this is the first `k` block of a product that does not accumulate, added
-/// otherwise.
+/// otherwise. With `flush`, subnormal values of the packed `A` read as zero (see
+/// [`crate::denormal`]; the caller flushed `bp`).
 ///
 /// # Safety
 /// The CPU must have AVX-512F; the rows `rows` of C (`n` elements each from `c.add(i * rsc)`) are
@@ -166,6 +172,7 @@ unsafe fn rows_times_block(
     jc: usize,
     bp: &[f32],
     accumulate: bool,
+    flush: bool,
     c: *mut f32,
     rsc: usize,
     n: usize,
@@ -177,6 +184,9 @@ unsafe fn rows_times_block(
             let mc = MC.min(rows.end - ic);
             let ap = &mut ap[..mc.div_ceil(MR) * kc * MR];
             pack_a(ap, a, ic, pc, kc, mc);
+            if flush {
+                crate::denormal::flush(ap);
+            }
             for (qa, a_panel) in ap.chunks_exact(kc * MR).enumerate() {
                 let i0 = ic + qa * MR;
                 let tile_rows = MR.min(rows.end - i0);

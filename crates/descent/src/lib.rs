@@ -16,6 +16,8 @@ pub use descent_data as data;
 /// Data-parallel training across processes (MPI with the `mpi` feature) or threads.
 pub use descent_dist as dist;
 pub use descent_kernels as kernels;
+/// Flushing subnormal numbers to zero, opt-in, like `torch.set_flush_denormal`.
+pub use descent_kernels::{flush_denormal, set_flush_denormal};
 pub use descent_nn as nn;
 pub use descent_optim as optim;
 pub use descent_train as train;
