@@ -319,26 +319,16 @@ fn pack_b(block: &mut [f32], b: Strided<'_>, p0: usize, j0: usize, kc: usize, nc
 }
 
 /// `panel[p * W + i] = pieces[i][p]` for `p < kc` and `i < pieces.len() <= W`, where `W` is
-/// `panel.len() / kc`: the pieces side by side, one `k` at a time. Blocks of 8 values of `k` from
-/// each piece are transposed at once (reads along the pieces, writes in order), ~2.5x faster
-/// than filling the panel a piece at a time.
+/// `panel.len() / kc`: the pieces side by side, one `k` at a time. Blocks of 8 pieces x 8 values
+/// of `k` are transposed in AVX registers (`simd::interleave_avx512`; this module runs only on
+/// CPUs with AVX-512), the last `kc % 8` values one at a time. Values of rows `pieces.len()..W`
+/// may be written as zero.
 fn interleave(panel: &mut [f32], pieces: &[&[f32]], kc: usize) {
     let w = panel.len() / kc;
     debug_assert!(pieces.len() <= w && w <= NR);
-    let mut p = 0;
-    while p + 8 <= kc {
-        let mut blk = [[0.0f32; 8]; NR];
-        for (b, piece) in blk.iter_mut().zip(pieces) {
-            b.copy_from_slice(&piece[p..p + 8]);
-        }
-        for (t, dst) in panel[p * w..(p + 8) * w].chunks_exact_mut(w).enumerate() {
-            for (d, b) in dst[..pieces.len()].iter_mut().zip(&blk) {
-                *d = b[t];
-            }
-        }
-        p += 8;
-    }
-    for (p, dst) in panel.chunks_exact_mut(w).enumerate().skip(p) {
+    let kc8 = kc - kc % 8;
+    crate::simd::interleave_avx512(panel, pieces, w, kc8);
+    for (p, dst) in panel.chunks_exact_mut(w).enumerate().skip(kc8) {
         for (d, piece) in dst[..pieces.len()].iter_mut().zip(pieces) {
             *d = piece[p];
         }

@@ -85,3 +85,77 @@ pub(crate) unsafe fn sgemm_kernel_avx512(
     // SAFETY: the CPU has AVX-512F (checked above); the rest is the caller's contract.
     unsafe { sgemm_kernel_target(kc, a, b, c, rsc, store) }
 }
+
+/// `panel[p * w + i] = pieces[i][p]` for `p < kc8` (a multiple of 8) and `i < pieces.len()`, and
+/// zero for `pieces.len() <= i < w` rounded up to a multiple of 8 (rows the caller zeroes
+/// anyway): blocks of 8 pieces x 8 values of `k` transposed in registers (8 loads, 24 shuffles,
+/// 8 stores), where the portable loop moves one value at a time. `w` is `MR` or `NR`.
+#[target_feature(enable = "avx512f")]
+fn interleave_target(panel: &mut [f32], pieces: &[&[f32]], w: usize, kc8: usize) {
+    assert!(w.is_multiple_of(4) && pieces.len() <= w && kc8.is_multiple_of(8));
+    assert!(panel.len() >= kc8 * w && pieces.iter().all(|piece| piece.len() >= kc8));
+    for p in (0..kc8).step_by(8) {
+        for (g, group) in pieces.chunks(8).enumerate() {
+            // SAFETY: each piece holds at least `kc8 >= p + 8` values (asserted above).
+            let r: [__m256; 8] = std::array::from_fn(|i| match group.get(i) {
+                Some(piece) => unsafe { _mm256_loadu_ps(piece.as_ptr().add(p)) },
+                None => _mm256_setzero_ps(),
+            });
+            let t = [
+                _mm256_unpacklo_ps(r[0], r[1]),
+                _mm256_unpackhi_ps(r[0], r[1]),
+                _mm256_unpacklo_ps(r[2], r[3]),
+                _mm256_unpackhi_ps(r[2], r[3]),
+                _mm256_unpacklo_ps(r[4], r[5]),
+                _mm256_unpackhi_ps(r[4], r[5]),
+                _mm256_unpacklo_ps(r[6], r[7]),
+                _mm256_unpackhi_ps(r[6], r[7]),
+            ];
+            let u = [
+                _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+                _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+                _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+                _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+                _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+                _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+                _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+                _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+            ];
+            // Column `c` of the 8 x 8 block: `u[c]` holds its rows 0-3 in the low half (for
+            // c < 4; the high half for c >= 4), `u[c + 4]` rows 4-7.
+            let cols = [
+                _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+                _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+                _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+                _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+                _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+                _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+                _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+                _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+            ];
+            let (at, width) = (8 * g, (w - 8 * g).min(8));
+            for (c, col) in cols.iter().enumerate() {
+                let dst = &mut panel[(p + c) * w + at..][..width];
+                // SAFETY: `dst` holds `width` values: 8 for the 256-bit store, 4 for the 128-bit
+                // one (`w - 8 g` is a positive multiple of 4, as `8 g < pieces.len() <= w`).
+                unsafe {
+                    if width == 8 {
+                        _mm256_storeu_ps(dst.as_mut_ptr(), *col);
+                    } else {
+                        _mm_storeu_ps(dst.as_mut_ptr(), _mm256_castps256_ps128(*col));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The register-transpose variant of `sgemm`'s packing (see `interleave_target`).
+pub(crate) fn interleave_avx512(panel: &mut [f32], pieces: &[&[f32]], w: usize, kc8: usize) {
+    assert!(
+        has_avx512(),
+        "the AVX-512 path was asked for on a CPU without it"
+    );
+    // SAFETY: the CPU has AVX-512F (checked above); the body checks its own bounds.
+    unsafe { interleave_target(panel, pieces, w, kc8) }
+}

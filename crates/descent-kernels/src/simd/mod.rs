@@ -16,7 +16,7 @@ pub(crate) use avx2::{
     unary_row_avx2,
 };
 #[cfg(target_arch = "x86_64")]
-pub(crate) use avx512::{has_avx512, sgemm_kernel_avx512};
+pub(crate) use avx512::{has_avx512, interleave_avx512, sgemm_kernel_avx512};
 
 /// One row of the 2x2 stride-2 max pool on the best instruction set this CPU has.
 pub(crate) fn max_pool_2x2_row<T: crate::Float>(
