@@ -196,6 +196,20 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
     if cfg.profile {
         return profile(cfg, name, &mut model, &mut opt, x, y);
     }
+    let mut one_step = || {
+        let ctx = Ctx::train(0, 0, step);
+        step += 1;
+        train_step(
+            &mut model,
+            &mut opt,
+            &Tape::new(),
+            x,
+            y,
+            &ctx,
+            &cross_entropy,
+        )
+        .expect("a W1/W2 step does not fail")
+    };
     if let Some(blocks) = cfg.trace {
         // The rate over consecutive blocks of steps, from the first step on: where training on
         // one fixed batch reaches subnormal numbers, the rate drops.
@@ -204,18 +218,7 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
             let t = Instant::now();
             let mut loss = 0.0;
             for _ in 0..BLOCK {
-                let ctx = Ctx::train(0, 0, step);
-                loss = train_step(
-                    &mut model,
-                    &mut opt,
-                    &Tape::new(),
-                    x,
-                    y,
-                    &ctx,
-                    &cross_entropy,
-                )
-                .expect("a W1/W2 step does not fail");
-                step += 1;
+                loss = one_step();
             }
             let rate = (BLOCK * x.shape()[0]) as f64 / t.elapsed().as_secs_f64();
             println!(
@@ -226,19 +229,7 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
         return;
     }
     let s = bench(cfg, x.shape()[0] as f64, || {
-        let ctx = Ctx::train(0, 0, step);
-        let loss = train_step(
-            &mut model,
-            &mut opt,
-            &Tape::new(),
-            x,
-            y,
-            &ctx,
-            &cross_entropy,
-        )
-        .expect("a W1/W2 step does not fail");
-        black_box(loss);
-        step += 1;
+        black_box(one_step());
     });
     report(name, &s, "samples/s", 1.0, 0);
 }

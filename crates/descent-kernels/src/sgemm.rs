@@ -492,6 +492,35 @@ mod tests {
     }
 
     #[test]
+    fn interleave_transposes_every_piece_count_and_tail() {
+        if !crate::simd::has_avx512() {
+            eprintln!("skipped: this CPU has no AVX-512F, the path is never taken here");
+            return;
+        }
+        for w in [MR, NR] {
+            for pieces_len in 1..=w {
+                for kc in [1, 7, 8, 9, 16, 23] {
+                    let data: Vec<Vec<f32>> = (0..pieces_len)
+                        .map(|i| (0..kc).map(|p| (i * 100 + p) as f32).collect())
+                        .collect();
+                    let pieces: Vec<&[f32]> = data.iter().map(|d| &d[..]).collect();
+                    let mut panel = vec![0.0f32; w * kc];
+                    interleave(&mut panel, &pieces, kc);
+                    for (at, &v) in panel.iter().enumerate() {
+                        let (p, i) = (at / w, at % w);
+                        let want = if i < pieces_len {
+                            (i * 100 + p) as f32
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(v, want, "w {w}, {pieces_len} pieces, kc {kc}: [{p}, {i}]");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_shape_edge_and_layout_gives_the_contract_order_bit_for_bit() {
         if !crate::simd::has_avx512() {
             eprintln!("skipped: this CPU has no AVX-512F, the path is never taken here");

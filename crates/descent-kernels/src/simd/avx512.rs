@@ -96,11 +96,12 @@ fn interleave_target(panel: &mut [f32], pieces: &[&[f32]], w: usize, kc8: usize)
     assert!(panel.len() >= kc8 * w && pieces.iter().all(|piece| piece.len() >= kc8));
     for p in (0..kc8).step_by(8) {
         for (g, group) in pieces.chunks(8).enumerate() {
-            // SAFETY: each piece holds at least `kc8 >= p + 8` values (asserted above).
-            let r: [__m256; 8] = std::array::from_fn(|i| match group.get(i) {
-                Some(piece) => unsafe { _mm256_loadu_ps(piece.as_ptr().add(p)) },
-                None => _mm256_setzero_ps(),
-            });
+            // Rows past the group's pieces stay zero.
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (ri, piece) in r.iter_mut().zip(group) {
+                // SAFETY: each piece holds at least `kc8 >= p + 8` values (asserted above).
+                *ri = unsafe { _mm256_loadu_ps(piece.as_ptr().add(p)) };
+            }
             let t = [
                 _mm256_unpacklo_ps(r[0], r[1]),
                 _mm256_unpackhi_ps(r[0], r[1]),
@@ -127,7 +128,7 @@ fn interleave_target(panel: &mut [f32], pieces: &[&[f32]], w: usize, kc8: usize)
                 _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
                 _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
                 _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
-                _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+                _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
                 _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
                 _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
                 _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
