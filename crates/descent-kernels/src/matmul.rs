@@ -196,27 +196,10 @@ fn gemm_beta<T: Float>(
                 check("B", k, w, &b_block);
                 // SAFETY: `c` is an exclusive borrow of `m * n` elements (checked above)
                 // held across the region; block `i` writes only its columns
-                // `j0..j0 + w` of each row (rsc = n, csc = 1), so the blocks' writes are
+                // `j0..j0 + w` of each row (row stride n), so the blocks' writes are
                 // disjoint and all inside `c`; `check` proved A's and this block's B reads
-                // in bounds, and neither aliases the exclusive `c`. Strides fit in isize.
-                unsafe {
-                    T::gemm_raw(
-                        m,
-                        k,
-                        w,
-                        T::ONE,
-                        a.data.as_ptr().add(a.offset),
-                        a.rs as isize,
-                        a.cs as isize,
-                        b_block.data.as_ptr().add(b_block.offset),
-                        b.rs as isize,
-                        b.cs as isize,
-                        if accumulate { T::ONE } else { T::ZERO },
-                        out.0.add(j0),
-                        n as isize,
-                        1,
-                    )
-                }
+                // in bounds, and neither aliases the exclusive `c`.
+                unsafe { gemm_strided(m, k, w, a, b_block, accumulate, out.0.add(j0), n) };
             });
         }
     }
@@ -306,12 +289,34 @@ fn gemm_block<T: Float>(
 ) {
     debug_assert_eq!(c.len(), m * n);
     check("A", m, k, &a);
-    // SAFETY: `check` proved that the largest index read through A's and B's strides is inside
-    // their slices (all strides are non-negative, so the largest index is at [rows-1, cols-1]),
-    // and the offset pointers are therefore in bounds too; `c` is an exclusive borrow of exactly
-    // m * n elements written row-major (rsc = n, csc = 1), so it cannot alias A or B; with
-    // beta = 0 matrixmultiply does not read C, with beta = 1 it reads the initialized elements of
-    // that same borrow. Strides fit in isize (checked).
+    // SAFETY: `check` proved A's and B's reads in bounds (the callers checked B); `c` is an
+    // exclusive borrow of exactly m * n elements written row-major (row stride n), so it cannot
+    // alias A or B.
+    unsafe { gemm_strided(m, k, n, a, b, accumulate, c.as_mut_ptr(), n) }
+}
+
+/// The one call of `Float::gemm_raw`: `C <- A B (+ C)` into the `m x n` matrix at `c` with row
+/// stride `rsc` and unit column stride.
+///
+/// # Safety
+/// Every index read through A's and B's strides is inside their slices (all strides are
+/// non-negative, so the largest is at [rows-1, cols-1]: `check` proves it), and the strides fit
+/// in `isize`; for each `i < m` the `n` elements from `c.add(i * rsc)` are valid for writes (and
+/// for reads when `accumulate`: with beta = 0 the kernel does not read C), nobody else's during
+/// the call, and do not overlap A or B.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_strided<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    accumulate: bool,
+    c: *mut T,
+    rsc: usize,
+) {
+    // SAFETY: the offset pointers are in bounds (the contract: the largest index read is, and
+    // offsets are smaller); C's rows are valid and ours (the contract).
     unsafe {
         T::gemm_raw(
             m,
@@ -325,8 +330,8 @@ fn gemm_block<T: Float>(
             b.rs as isize,
             b.cs as isize,
             if accumulate { T::ONE } else { T::ZERO },
-            c.as_mut_ptr(),
-            n as isize,
+            c,
+            rsc as isize,
             1,
         )
     }
