@@ -155,6 +155,77 @@ impl ConvCase {
     }
 }
 
+/// Random operands of the given shapes (uniform in [-1, 1], possibly through a non-contiguous
+/// view), and a `[c_out]` bias when `with_bias`.
+fn conv_operands(
+    x_shape: Vec<usize>,
+    w_shape: Vec<usize>,
+    params: Conv2dParams,
+    with_bias: bool,
+) -> BoxedStrategy<ConvCase> {
+    let b = if with_bias {
+        operand(vec![w_shape[0]], true, Vals::Uniform(-1.0, 1.0))
+            .prop_map(Some)
+            .boxed()
+    } else {
+        Just(None).boxed()
+    };
+    (
+        operand(x_shape.clone(), true, Vals::Uniform(-1.0, 1.0)),
+        operand(w_shape.clone(), true, Vals::Uniform(-1.0, 1.0)),
+        b,
+    )
+        .prop_map(move |(x, w, b)| ConvCase {
+            x_shape: x_shape.clone(),
+            w_shape: w_shape.clone(),
+            x,
+            w,
+            b,
+            params,
+        })
+        .boxed()
+}
+
+/// `n <= 2`, 16-17 input and output channels, a 3x3 kernel with stride and dilation 1, padding
+/// 0..=2 and an output of 1-4 pixels per side, a bias half the time: the Winograd path of
+/// `descent_kernels::conv` (checked by `descent_kernels::winograd::used_for`).
+fn winograd_case() -> BoxedStrategy<ConvCase> {
+    (
+        1usize..=2,
+        16usize..=17,
+        16usize..=17,
+        pair(1, 4),
+        pair(0, 2),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(n, c, co, out, padding, with_bias)| {
+            let side = |a: usize| (out[a] + 2).saturating_sub(2 * padding[a]).max(1);
+            let x_shape = vec![n, c, side(0), side(1)];
+            let w_shape = vec![co, c, 3, 3];
+            let params = Conv2dParams {
+                stride: [1, 1],
+                padding,
+                dilation: [1, 1],
+                groups: 1,
+            };
+            let g = descent_kernels::conv::Conv2dGeometry::new(
+                [n, c, x_shape[2], x_shape[3]],
+                [co, c, 3, 3],
+                (1, 1),
+                (padding[0], padding[1]),
+                (1, 1),
+            )
+            .expect("a valid geometry");
+            assert!(
+                descent_kernels::winograd::used_for(&g)
+                    || std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"),
+                "{g:?} does not take the Winograd path"
+            );
+            conv_operands(x_shape, w_shape, params, with_bias)
+        })
+        .boxed()
+}
+
 /// `n <= 2`, `groups` drawn from `groups`, `c_in / groups` and `c_out / groups <= 3` (at most 3
 /// channels per group, so `c_in, c_out <= 9`), `h, w <= 7, k <= 3`, stride 1..=2, padding 0..=2,
 /// dilation 1..=2 (per axis), a bias half the time (always when `bias`); the input is grown to
@@ -189,31 +260,9 @@ fn conv_case(groups: std::ops::RangeInclusive<usize>, bias: bool) -> BoxedStrate
                     dilation,
                     groups,
                 };
-                let b = if bias || with_bias {
-                    operand(vec![co], true, Vals::Uniform(-1.0, 1.0))
-                        .prop_map(Some)
-                        .boxed()
-                } else {
-                    Just(None).boxed()
-                };
-                (
-                    Just(x_shape.clone()),
-                    Just(w_shape.clone()),
-                    operand(x_shape, true, Vals::Uniform(-1.0, 1.0)),
-                    operand(w_shape, true, Vals::Uniform(-1.0, 1.0)),
-                    b,
-                    Just(params),
-                )
+                conv_operands(x_shape, w_shape, params, bias || with_bias)
             },
         )
-        .prop_map(|(x_shape, w_shape, x, w, b, params)| ConvCase {
-            x_shape,
-            w_shape,
-            x,
-            w,
-            b,
-            params,
-        })
         .boxed()
 }
 
@@ -1071,6 +1120,19 @@ proptest! {
         })
     ) {
         let r = check1(&x, |v| v.flatten(start, end));
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+}
+
+proptest! {
+    // An eighth of the cases of the others: each case checks ~2,600 weights by finite differences.
+    #![proptest_config(ProptestConfig { cases: (cases() / 8).max(1), ..config() })]
+
+    /// 3x3, stride 1, 16-17 channels on each side: the shapes `conv2d` and its weight gradient
+    /// compute by Winograd's F(2x2, 3x3) (the input gradient by im2col).
+    #[test]
+    fn gradcheck_conv2d_winograd(c in winograd_case()) {
+        let r = c.check();
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }

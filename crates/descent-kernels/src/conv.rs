@@ -7,7 +7,10 @@
 //! in[n, grp*cig + ci, y*stride_h + i*dilation_h - padding_h, x*stride_w + j*dilation_w - padding_w]`,
 //! reading zeros outside the input (`bias[co] = 0` without a bias). All buffers are contiguous
 //! row-major. Each group is one im2col and one GEMM per sample; `groups = c_in = c_out` is a
-//! depthwise convolution.
+//! depthwise convolution. Ungrouped 3x3 convolutions with stride and dilation 1 and at least
+//! [`crate::winograd::MIN_CHANNELS`] channels on each side compute the forward product and the
+//! weight gradient by Winograd's F(2x2, 3x3) instead ([`crate::winograd`]; the same contract, to
+//! rounding).
 
 use crate::float::Float;
 use crate::matmul::{MatRef, gemm_with};
@@ -160,6 +163,49 @@ impl Conv2dGeometry {
             x_lo: (lo * stride + shift).saturating_sub(pad),
             wv,
         }
+    }
+
+    /// Asserts the slice lengths of a forward convolution.
+    pub(crate) fn check_forward<T>(
+        &self,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+        out: &[T],
+    ) {
+        assert_eq!(
+            input.len(),
+            self.n * self.c_in * self.h * self.w,
+            "conv2d: input length"
+        );
+        assert_eq!(weight.len(), self.c_out * self.k(), "conv2d: weight length");
+        if let Some(b) = bias {
+            assert_eq!(b.len(), self.c_out, "conv2d: bias length");
+        }
+        assert_eq!(
+            out.len(),
+            self.n * self.c_out * self.p(),
+            "conv2d: output length"
+        );
+    }
+
+    /// Asserts the slice lengths of a weight gradient.
+    pub(crate) fn check_weight_grad<T>(&self, input: &[T], grad_out: &[T], grad_w: &[T]) {
+        assert_eq!(
+            input.len(),
+            self.n * self.c_in * self.h * self.w,
+            "conv2d_backward_weight: input length"
+        );
+        assert_eq!(
+            grad_out.len(),
+            self.n * self.c_out * self.p(),
+            "conv2d_backward_weight: grad_out length"
+        );
+        assert_eq!(
+            grad_w.len(),
+            self.c_out * self.k(),
+            "conv2d_backward_weight: grad_w length"
+        );
     }
 
     /// Output pixels per channel: `oh * ow`.
@@ -362,18 +408,12 @@ pub fn conv2d<T: Float>(
     bias: Option<&[T]>,
     out: &mut [T],
 ) {
-    assert_eq!(
-        input.len(),
-        g.n * g.c_in * g.h * g.w,
-        "conv2d: input length"
-    );
-    assert_eq!(weight.len(), g.c_out * g.k(), "conv2d: weight length");
-    if let Some(b) = bias {
-        assert_eq!(b.len(), g.c_out, "conv2d: bias length");
-    }
-    assert_eq!(out.len(), g.n * g.c_out * g.p(), "conv2d: output length");
+    g.check_forward(input, weight, bias, out);
     if out.is_empty() {
         return;
+    }
+    if crate::winograd::used_for(g) {
+        return crate::winograd::conv2d(g, input, weight, bias, out);
     }
     let sample_in = g.c_in * g.h * g.w;
     let group_in = g.c_in_per_group() * g.h * g.w;
@@ -422,11 +462,7 @@ pub fn conv2d<T: Float>(
             }
         }
     };
-    if parallel {
-        out.par_chunks_mut(sample_out).enumerate().for_each(one);
-    } else {
-        out.chunks_mut(sample_out).enumerate().for_each(one);
-    }
+    crate::parallel::for_each_chunk_mut(out, sample_out, parallel, one);
 }
 
 /// The naive reference: the contract's sum as nested loops, in `f64`.
@@ -538,11 +574,7 @@ pub fn conv2d_backward_input<T: Float>(
             col2im(g, &cols, gin_g);
         }
     };
-    if parallel {
-        grad_in.par_chunks_mut(sample_in).enumerate().for_each(one);
-    } else {
-        grad_in.chunks_mut(sample_in).enumerate().for_each(one);
-    }
+    crate::parallel::for_each_chunk_mut(grad_in, sample_in, parallel, one);
 }
 
 /// The gradient of [`conv2d`] with respect to its weight: for each group,
@@ -560,24 +592,13 @@ pub fn conv2d_backward_weight<T: Float>(
     grad_out: &[T],
     grad_w: &mut [T],
 ) {
-    assert_eq!(
-        input.len(),
-        g.n * g.c_in * g.h * g.w,
-        "conv2d_backward_weight: input length"
-    );
-    assert_eq!(
-        grad_out.len(),
-        g.n * g.c_out * g.p(),
-        "conv2d_backward_weight: grad_out length"
-    );
-    assert_eq!(
-        grad_w.len(),
-        g.c_out * g.k(),
-        "conv2d_backward_weight: grad_w length"
-    );
+    g.check_weight_grad(input, grad_out, grad_w);
     grad_w.iter_mut().for_each(|v| *v = T::ZERO);
     if grad_w.is_empty() {
         return;
+    }
+    if crate::winograd::used_for(g) {
+        return crate::winograd::conv2d_backward_weight(g, input, grad_out, grad_w);
     }
     let sample_in = g.c_in * g.h * g.w;
     let group_in = g.c_in_per_group() * g.h * g.w;
@@ -605,11 +626,7 @@ pub fn conv2d_backward_weight<T: Float>(
                 }
             }
         };
-        if rayon::current_num_threads() > 1 {
-            grad_w.par_chunks_mut(k).enumerate().for_each(one);
-        } else {
-            grad_w.chunks_mut(k).enumerate().for_each(one);
-        }
+        crate::parallel::for_each_chunk_mut(grad_w, k, rayon::current_num_threads() > 1, one);
         return;
     }
     // Partial sums over fixed runs of samples (their number depends on the batch size alone),
@@ -641,11 +658,7 @@ pub fn conv2d_backward_weight<T: Float>(
     let block = cog * k;
     let mut partials = crate::buffer::Buffer::<T>::zeroed(g.groups * parts * block);
     let task = |(i, acc): (usize, &mut [T])| run(i / parts, i % parts, acc);
-    if parallel {
-        partials.par_chunks_mut(block).enumerate().for_each(task);
-    } else {
-        partials.chunks_mut(block).enumerate().for_each(task);
-    }
+    crate::parallel::for_each_chunk_mut(&mut partials, block, parallel, task);
     for (gw, group_parts) in grad_w.chunks_mut(block).zip(partials.chunks(parts * block)) {
         for part in group_parts.chunks(block) {
             for (w, &v) in gw.iter_mut().zip(part) {

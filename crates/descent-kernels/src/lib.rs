@@ -35,6 +35,7 @@ pub mod softmax;
 pub mod special;
 pub mod strided;
 pub mod unary_ops;
+pub mod winograd;
 
 pub use cpu_features::{Isa, isa};
 pub use denormal::{flush_denormal, set_flush_denormal};

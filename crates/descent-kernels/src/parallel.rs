@@ -32,6 +32,23 @@ pub const CHUNK: usize = 1 << 14;
 /// on the thread count.
 pub const REDUCE_CHUNK: usize = 1 << 12;
 
+/// `f((i, chunk))` for each `len`-element chunk of `data` (the last may be shorter), on the rayon
+/// pool when `parallel`, else in order on the calling thread. The chunks, and so the results of
+/// a kernel that keeps each chunk's work to itself, are the same either way.
+pub fn for_each_chunk_mut<T: Send>(
+    data: &mut [T],
+    len: usize,
+    parallel: bool,
+    f: impl Fn((usize, &mut [T])) + Send + Sync,
+) {
+    use rayon::prelude::*;
+    if parallel {
+        data.par_chunks_mut(len).enumerate().for_each(f);
+    } else {
+        data.chunks_mut(len).enumerate().for_each(f);
+    }
+}
+
 /// Whether work over `n` elements is worth forking for.
 #[inline]
 pub fn worth_parallel(n: usize) -> bool {

@@ -323,11 +323,12 @@ pub fn max_pool2d_backward<T: Float>(
             }
         }
     };
-    if g.planes * pi >= crate::parallel::PAR_THRESHOLD {
-        grad_in.par_chunks_mut(pi).enumerate().for_each(one);
-    } else {
-        grad_in.chunks_mut(pi).enumerate().for_each(one);
-    }
+    crate::parallel::for_each_chunk_mut(
+        grad_in,
+        pi,
+        g.planes * pi >= crate::parallel::PAR_THRESHOLD,
+        one,
+    );
 }
 
 /// The gradient of [`avg_pool2d`]: each output gradient, divided by its window's divisor, is
@@ -370,11 +371,12 @@ pub fn avg_pool2d_backward<T: Float>(
             }
         }
     };
-    if g.planes * pi >= crate::parallel::PAR_THRESHOLD {
-        grad_in.par_chunks_mut(pi).enumerate().for_each(one);
-    } else {
-        grad_in.chunks_mut(pi).enumerate().for_each(one);
-    }
+    crate::parallel::for_each_chunk_mut(
+        grad_in,
+        pi,
+        g.planes * pi >= crate::parallel::PAR_THRESHOLD,
+        one,
+    );
 }
 
 /// Bin `i` of `out` adaptive-pooling bins over `len` elements: the half-open range
@@ -465,11 +467,7 @@ pub fn adaptive_avg_pool2d<T: Float>(g: &AdaptivePool2dGeometry, input: &[T], ou
             }
         }
     };
-    if g.parallel() {
-        out.par_chunks_mut(po).enumerate().for_each(one);
-    } else {
-        out.chunks_mut(po).enumerate().for_each(one);
-    }
+    crate::parallel::for_each_chunk_mut(out, po, g.parallel(), one);
 }
 
 /// The gradient of [`adaptive_avg_pool2d`]: each output gradient, divided by its bin's size, is
@@ -512,9 +510,5 @@ pub fn adaptive_avg_pool2d_backward<T: Float>(
             }
         }
     };
-    if g.parallel() {
-        grad_in.par_chunks_mut(pi).enumerate().for_each(one);
-    } else {
-        grad_in.chunks_mut(pi).enumerate().for_each(one);
-    }
+    crate::parallel::for_each_chunk_mut(grad_in, pi, g.parallel(), one);
 }

@@ -4,6 +4,7 @@ use crate::elementwise::ZipOp;
 use crate::float::Float;
 use crate::reduce::{ReduceOp, reduce_row_body};
 use crate::unary_ops::{UnaryOp, unary_row_body};
+use crate::winograd::Tiles;
 
 #[target_feature(enable = "avx2,fma")]
 fn unary_row_target<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
@@ -123,4 +124,57 @@ pub(crate) fn reduce_row_avx2<T: Float>(op: ReduceOp, x: &[T]) -> T {
     assert_avx2();
     // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
     unsafe { reduce_row_target(op, x) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn winograd_input_target<T: Float>(t: &Tiles, planes: usize, input: &[T], v: &mut [T]) {
+    crate::winograd::transform_input_body(t, planes, input, v)
+}
+
+/// The AVX2 variant of the Winograd input transform.
+pub(crate) fn winograd_input_avx2<T: Float>(t: &Tiles, planes: usize, input: &[T], v: &mut [T]) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { winograd_input_target(t, planes, input, v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn winograd_output_target<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
+    crate::winograd::transform_output_body(t, planes, m, bias, out)
+}
+
+/// The AVX2 variant of the Winograd output transform.
+pub(crate) fn winograd_output_avx2<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { winograd_output_target(t, planes, m, bias, out) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn winograd_output_grad_target<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
+    crate::winograd::transform_output_grad_body(t, planes, dy, yh)
+}
+
+/// The AVX2 variant of the Winograd output-gradient transform.
+pub(crate) fn winograd_output_grad_avx2<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    dy: &[T],
+    yh: &mut [T],
+) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { winograd_output_grad_target(t, planes, dy, yh) }
 }

@@ -1,0 +1,561 @@
+//! Winograd's minimal filtering F(2x2, 3x3) for 3x3 convolutions with stride and dilation 1: the
+//! forward product and the weight gradient of [`crate::conv`] with 2.25x fewer multiply-adds than
+//! im2col + GEMM.
+//!
+//! Each output tile of 2x2 pixels reads a 4x4 input tile. With `G` (4x3), `B^T` (4x4) and `A^T`
+//! (2x4) the F(2, 3) matrices of Lavin and Gray ("Fast Algorithms for Convolutional Neural
+//! Networks", 2016),
+//!
+//! `Y = A^T [ sum_ci (G g G^T) ⊙ (B^T d B) ] A`
+//!
+//! for a weight `g` (3x3), an input tile `d` (4x4) and an output tile `Y` (2x2). The 16 positions
+//! `xi` of the 4x4 transformed tiles are independent, so the sum over input channels is one GEMM
+//! per position: `M_xi (c_out x T) = U_xi (c_out x c_in) V_xi (c_in x T)` over the `T` tiles of a
+//! sample. The weight gradient is `G^T [ sum_tiles (A dY A^T) ⊙ (B^T d B) ] G`, one GEMM per
+//! position with the tiles as `k`. The input gradient stays on im2col + GEMM: as the same
+//! algorithm on the output gradient (padded by 2, the weight turned by 180 degrees) it measured
+//! slower (docs/PERFORMANCE.md, "Winograd F(2x2, 3x3)").
+//!
+//! The transforms add and subtract only (and halve, in `G`), so results differ from im2col's by
+//! rounding alone: a few units in the last place of the largest terms. The batch is cut the way
+//! [`crate::conv`] cuts it (per sample, and fixed runs of samples for the weight gradient), so the
+//! bits do not depend on the thread count.
+
+use crate::buffer::Buffer;
+use crate::conv::Conv2dGeometry;
+use crate::float::Float;
+use crate::matmul::{MatRef, gemm_with};
+
+/// Positions of a transformed tile (4 x 4).
+const XI: usize = 16;
+
+/// Channels on each side from which [`used_for`] sends a 3x3 convolution here: below that, the
+/// three transforms cost more than the multiply-adds they save (measured in
+/// docs/PERFORMANCE.md, "Winograd F(2x2, 3x3)").
+pub const MIN_CHANNELS: usize = 16;
+
+/// Whether this module can compute the convolution: one group, a 3x3 kernel, stride and dilation
+/// 1 (any padding).
+pub fn supports(g: &Conv2dGeometry) -> bool {
+    g.groups == 1 && (g.kh, g.kw) == (3, 3) && g.stride == (1, 1) && g.dilation == (1, 1)
+}
+
+/// Whether [`crate::conv`] takes this path: [`supports`], at least [`MIN_CHANNELS`] input and
+/// output channels, and `DESCENT_CONV` not set to `im2col` (which keeps im2col + GEMM for every
+/// shape, to measure).
+pub fn used_for(g: &Conv2dGeometry) -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    supports(g)
+        && g.c_in >= MIN_CHANNELS
+        && g.c_out >= MIN_CHANNELS
+        && !*OFF.get_or_init(|| std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"))
+}
+
+/// The tiles of one plane: `th x tw` tiles of 2x2 output pixels over an `oh x ow` output.
+#[derive(Clone, Copy)]
+pub(crate) struct Tiles {
+    /// Input height and width.
+    h: usize,
+    w: usize,
+    /// Padding (rows, columns).
+    pad: (usize, usize),
+    /// Output height and width.
+    oh: usize,
+    ow: usize,
+    /// Tile rows and columns.
+    th: usize,
+    tw: usize,
+}
+
+impl Tiles {
+    fn new(h: usize, w: usize, pad: (usize, usize)) -> Tiles {
+        let (oh, ow) = (h + 2 * pad.0 - 2, w + 2 * pad.1 - 2);
+        Tiles {
+            h,
+            w,
+            pad,
+            oh,
+            ow,
+            th: oh.div_ceil(2),
+            tw: ow.div_ceil(2),
+        }
+    }
+
+    /// Tile slots per tile row: the `tw` tiles and one slot past the edge, so that a plane's
+    /// tiles are one run `tp` apart per row and the transforms run as long loops over a whole
+    /// plane (the extra slot's input transform is zero, and its output is dropped).
+    fn tp(&self) -> usize {
+        self.tw + 1
+    }
+
+    /// Tile slots per plane: `th * tp`, the `n` of the forward GEMMs and the `k` of the
+    /// weight-gradient ones.
+    fn count(&self) -> usize {
+        self.th * self.tp()
+    }
+}
+
+/// `U = G g G^T` for every `(row, col)` 3x3 kernel: `u[xi * rows * cols + row * cols + col]`.
+/// `kernel(row, col, i, j)` reads the kernel's tap `(i, j)`.
+fn transform_weight<T: Float>(
+    rows: usize,
+    cols: usize,
+    kernel: impl Fn(usize, usize, usize, usize) -> T,
+    u: &mut [T],
+) {
+    let half = T::from_f64(0.5);
+    let plane = rows * cols;
+    for r in 0..rows {
+        for c in 0..cols {
+            let g = |i, j| kernel(r, c, i, j);
+            // t = G g: 4 x 3.
+            let col: [[T; 3]; 3] = std::array::from_fn(|j| [g(0, j), g(1, j), g(2, j)]);
+            let t: [[T; 3]; 4] = [
+                std::array::from_fn(|j| col[j][0]),
+                std::array::from_fn(|j| half * ((col[j][0] + col[j][1]) + col[j][2])),
+                std::array::from_fn(|j| half * ((col[j][0] - col[j][1]) + col[j][2])),
+                std::array::from_fn(|j| col[j][2]),
+            ];
+            // U = t G^T: 4 x 4.
+            for (a, ta) in t.iter().enumerate() {
+                let (t0, t1, t2) = (ta[0], ta[1], ta[2]);
+                let row = [t0, half * ((t0 + t1) + t2), half * ((t0 - t1) + t2), t2];
+                for (b, &v) in row.iter().enumerate() {
+                    u[(a * 4 + b) * plane + r * cols + c] = v;
+                }
+            }
+        }
+    }
+}
+
+/// `out[k] = f(a[k], b[k])` over the shortest of the three: a loop the compiler vectorizes.
+#[inline(always)]
+fn zip2<T: Float>(out: &mut [T], a: &[T], b: &[T], f: impl Fn(T, T) -> T) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = f(x, y);
+    }
+}
+
+/// `out[k] = f(a[k], b[k], c[k], d[k])`.
+#[inline(always)]
+fn zip4<T: Float>(out: &mut [T], a: &[T], b: &[T], c: &[T], d: &[T], f: impl Fn(T, T, T, T) -> T) {
+    for ((((o, &w), &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+        *o = f(w, x, y, z);
+    }
+}
+
+/// `even[k] = src[2k]`, `odd[k] = src[2k + 1]`.
+#[inline(always)]
+fn deinterleave<T: Float>(src: &[T], even: &mut [T], odd: &mut [T]) {
+    for ((p, e), o) in src.chunks_exact(2).zip(even).zip(odd) {
+        *e = p[0];
+        *o = p[1];
+    }
+}
+
+/// Splits `buf` into `N` consecutive rows of `len` values.
+fn rows<T, const N: usize>(buf: &mut [T], len: usize) -> [&mut [T]; N] {
+    let mut rest = &mut buf[..N * len];
+    std::array::from_fn(|_| {
+        let (row, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
+        row
+    })
+}
+
+/// The 16 rows of plane `c` in a transformed buffer laid out `[xi][plane][slot]`.
+fn xi_rows<T>(buf: &[T], planes: usize, c: usize, count: usize) -> [&[T]; XI] {
+    std::array::from_fn(|xi| &buf[(xi * planes + c) * count..(xi * planes + c + 1) * count])
+}
+
+/// As [`xi_rows`], mutable.
+fn xi_rows_mut<T>(buf: &mut [T], planes: usize, c: usize, count: usize) -> [&mut [T]; XI] {
+    let mut it = buf.chunks_exact_mut(planes * count);
+    std::array::from_fn(|_| {
+        let chunk = it.next().expect("16 positions");
+        &mut chunk[c * count..(c + 1) * count]
+    })
+}
+
+/// `V = B^T d B` for every tile of every plane of `input` (`planes x h x w`), into
+/// `v[xi * planes * count + plane * count + slot]`.
+///
+/// Per plane: `B^T` over the four input rows of each tile row (zero-padded), written as whole
+/// rows `2 tp` wide one tile row after another; their even and odd columns; and `B` over the
+/// columns as one loop over the plane's `count` tile slots, since the tile in slot `k` reads
+/// columns `e[k], o[k], e[k + 1], o[k + 1]`. The slot past each tile row's edge is then zeroed.
+#[inline(always)]
+pub(crate) fn transform_input_body<T: Float>(t: &Tiles, planes: usize, input: &[T], v: &mut [T]) {
+    let (count, tp) = (t.count(), t.tp());
+    let wide = 2 * tp;
+    // The padded plane: rows -pad.. of the input, 2 th + 2 of them, each `wide` columns.
+    let hp = 2 * t.th + 2;
+    let mut padded = vec![T::ZERO; hp * wide];
+    // B^T of each tile row's four rows (4 rows of th * wide), then their even and odd columns
+    // (4 + 4 rows of count + 1, the last value zero).
+    let mut tr = vec![T::ZERO; 4 * t.th * wide];
+    let mut eo = vec![T::ZERO; 8 * (count + 1)];
+    for c in 0..planes {
+        let plane = &input[c * t.h * t.w..(c + 1) * t.h * t.w];
+        for (py, row) in padded.chunks_exact_mut(wide).enumerate() {
+            let y = py as isize - t.pad.0 as isize;
+            if y >= 0 && (y as usize) < t.h {
+                let src = &plane[y as usize * t.w..][..t.w];
+                row[t.pad.1..t.pad.1 + t.w].copy_from_slice(src);
+            } else {
+                row.fill(T::ZERO);
+            }
+        }
+        // t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3, over the rows of each tile row.
+        {
+            let [t0, t1, t2, t3] = rows::<T, 4>(&mut tr, t.th * wide);
+            for ty in 0..t.th {
+                let d = |a: usize| &padded[(2 * ty + a) * wide..][..wide];
+                let at = ty * wide..(ty + 1) * wide;
+                zip2(&mut t0[at.clone()], d(0), d(2), |a, b| a - b);
+                zip2(&mut t1[at.clone()], d(1), d(2), |a, b| a + b);
+                zip2(&mut t2[at.clone()], d(2), d(1), |a, b| a - b);
+                zip2(&mut t3[at], d(1), d(3), |a, b| a - b);
+            }
+        }
+        let [e0, e1, e2, e3, o0, o1, o2, o3] = rows::<T, 8>(&mut eo, count + 1);
+        for (q, (e, o)) in [(e0, o0), (e1, o1), (e2, o2), (e3, o3)]
+            .into_iter()
+            .enumerate()
+        {
+            deinterleave(&tr[q * t.th * wide..(q + 1) * t.th * wide], e, o);
+        }
+        // B over the columns of transformed row q: the tile in slot k reads columns e[k], o[k],
+        // e[k + 1], o[k + 1].
+        let mut dst = xi_rows_mut(v, planes, c, count);
+        for q in 0..4 {
+            let e = &eo[q * (count + 1)..(q + 1) * (count + 1)];
+            let o = &eo[(4 + q) * (count + 1)..(5 + q) * (count + 1)];
+            let (e0, e1, o0, o1) = (&e[..count], &e[1..], &o[..count], &o[1..]);
+            zip2(dst[q * 4], e0, e1, |a, b| a - b);
+            zip2(dst[q * 4 + 1], o0, e1, |a, b| a + b);
+            zip2(dst[q * 4 + 2], e1, o0, |a, b| a - b);
+            zip2(dst[q * 4 + 3], o0, o1, |a, b| a - b);
+        }
+        for row in dst.iter_mut() {
+            for ty in 0..t.th {
+                row[ty * tp + t.tw] = T::ZERO;
+            }
+        }
+    }
+}
+
+/// `Y = A^T M A (+ bias)` for every tile of every plane: `m[xi * planes * count + plane * count
+/// + slot]` into `out` (`planes x oh x ow`), the tiles' pixels past the output's edge dropped.
+#[inline(always)]
+pub(crate) fn transform_output_body<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
+    let (count, tp) = (t.count(), t.tp());
+    // y_ab: output pixel (a, b) of every tile slot.
+    let mut ybuf = vec![T::ZERO; 4 * count];
+    for (c, out_c) in out.chunks_mut(t.oh * t.ow).enumerate().take(planes) {
+        let b = bias.map_or(T::ZERO, |b| b[c]);
+        // A^T over the rows (s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 for each column k), then A
+        // over the columns (y_a0 = s_a0 + s_a1 + s_a2, y_a1 = s_a1 - s_a2 - s_a3), one pass over
+        // the slots.
+        let mm = xi_rows(m, planes, c, count);
+        let [y00, y01, y10, y11] = rows::<T, 4>(&mut ybuf, count);
+        for k in 0..count {
+            let v = |r: usize, col: usize| mm[r * 4 + col][k];
+            let s0: [T; 4] = std::array::from_fn(|col| (v(0, col) + v(1, col)) + v(2, col));
+            let s1: [T; 4] = std::array::from_fn(|col| (v(1, col) - v(2, col)) - v(3, col));
+            y00[k] = (s0[0] + s0[1]) + s0[2];
+            y01[k] = (s0[1] - s0[2]) - s0[3];
+            y10[k] = (s1[0] + s1[1]) + s1[2];
+            y11[k] = (s1[1] - s1[2]) - s1[3];
+        }
+        for oy in 0..t.oh {
+            let (ty, a) = (oy / 2, oy % 2);
+            let dst = &mut out_c[oy * t.ow..(oy + 1) * t.ow];
+            let y0 = &ybuf[(2 * a) * count + ty * tp..][..t.tw];
+            let y1 = &ybuf[(2 * a + 1) * count + ty * tp..][..t.tw];
+            let mut pairs = dst.chunks_exact_mut(2);
+            for ((p, &u), &w) in (&mut pairs).zip(y0).zip(y1) {
+                p[0] = u + b;
+                p[1] = w + b;
+            }
+            if let Some(last) = pairs.into_remainder().first_mut() {
+                *last = y0[t.tw - 1] + b;
+            }
+        }
+    }
+}
+
+/// `Yhat = A dY A^T` for every tile of every plane of `dy` (`planes x oh x ow`, pixels past the
+/// edge read as zero), into `yh[xi * planes * count + plane * count + slot]`.
+#[inline(always)]
+pub(crate) fn transform_output_grad_body<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    dy: &[T],
+    yh: &mut [T],
+) {
+    let (count, tp) = (t.count(), t.tp());
+    // Even and odd columns of the tile rows' first and second rows (e0, o0, e1, o1), zero past
+    // the edge.
+    let mut ybuf = vec![T::ZERO; 4 * count];
+    for c in 0..planes {
+        let plane = &dy[c * t.oh * t.ow..(c + 1) * t.oh * t.ow];
+        let [e0, o0, e1, o1] = rows::<T, 4>(&mut ybuf, count);
+        for ty in 0..t.th {
+            for (a, (e, o)) in [(&mut *e0, &mut *o0), (&mut *e1, &mut *o1)]
+                .into_iter()
+                .enumerate()
+            {
+                let (e, o) = (
+                    &mut e[ty * tp..(ty + 1) * tp],
+                    &mut o[ty * tp..(ty + 1) * tp],
+                );
+                let y = 2 * ty + a;
+                e.fill(T::ZERO);
+                o.fill(T::ZERO);
+                if y < t.oh {
+                    let src = &plane[y * t.ow..(y + 1) * t.ow];
+                    deinterleave(src, e, o);
+                    if t.ow % 2 == 1 {
+                        e[t.tw - 1] = src[t.ow - 1];
+                    }
+                }
+            }
+        }
+        // A over the rows (q0 = y0, q1 = y0 + y1, q2 = y0 - y1, q3 = -y1), then A^T over the
+        // columns of q_r ((qe, qe + qo, qe - qo, -qo)): each of the 16 rows of Yhat from the
+        // even and odd columns of dY's two rows in one loop.
+        let [e0, o0, e1, o1] = [0, 1, 2, 3].map(|i| &ybuf[i * count..(i + 1) * count]);
+        let mut dst = xi_rows_mut(yh, planes, c, count).into_iter();
+        macro_rules! put {
+            ($f:expr) => {
+                zip4(dst.next().expect("16 rows"), e0, o0, e1, o1, $f)
+            };
+        }
+        let neg = |x: T| T::ZERO - x;
+        // r = 0: qe = e0, qo = o0.
+        put!(|e0, _, _, _| e0);
+        put!(|e0, o0, _, _| e0 + o0);
+        put!(|e0, o0, _, _| e0 - o0);
+        put!(|_, o0, _, _| neg(o0));
+        // r = 1: qe = e0 + e1, qo = o0 + o1.
+        put!(|e0, _, e1, _| e0 + e1);
+        put!(|e0, o0, e1, o1| (e0 + e1) + (o0 + o1));
+        put!(|e0, o0, e1, o1| (e0 + e1) - (o0 + o1));
+        put!(|_, o0, _, o1| neg(o0 + o1));
+        // r = 2: qe = e0 - e1, qo = o0 - o1.
+        put!(|e0, _, e1, _| e0 - e1);
+        put!(|e0, o0, e1, o1| (e0 - e1) + (o0 - o1));
+        put!(|e0, o0, e1, o1| (e0 - e1) - (o0 - o1));
+        put!(|_, o0, _, o1| neg(o0 - o1));
+        // r = 3: qe = -e1, qo = -o1.
+        put!(|_, _, e1, _| neg(e1));
+        put!(|_, _, e1, o1| neg(e1) + neg(o1));
+        put!(|_, _, e1, o1| neg(e1) - neg(o1));
+        put!(|_, _, _, o1| o1);
+    }
+}
+
+/// [`transform_input_body`] on the best instruction set this CPU has.
+fn transform_input<T: Float>(t: &Tiles, planes: usize, input: &[T], v: &mut [T]) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::winograd_input_avx2(t, planes, input, v),
+        crate::Isa::Fallback => transform_input_body(t, planes, input, v),
+    }
+}
+
+/// [`transform_output_body`] on the best instruction set this CPU has.
+fn transform_output<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::winograd_output_avx2(t, planes, m, bias, out),
+        crate::Isa::Fallback => transform_output_body(t, planes, m, bias, out),
+    }
+}
+
+/// [`transform_output_grad_body`] on the best instruction set this CPU has.
+fn transform_output_grad<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::winograd_output_grad_avx2(t, planes, dy, yh),
+        crate::Isa::Fallback => transform_output_grad_body(t, planes, dy, yh),
+    }
+}
+
+/// One Winograd convolution per sample: `out[s]` (`c_out x oh x ow`) from `input[s]`
+/// (`c_in x h x w`) and the transformed weight `u` (`16 x c_out x c_in`), plus `bias`. Parallel
+/// over the batch, one sample per task.
+#[allow(clippy::too_many_arguments)]
+fn convolve<T: Float>(
+    n: usize,
+    c_in: usize,
+    c_out: usize,
+    t: &Tiles,
+    u: &[T],
+    input: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
+    let count = t.count();
+    let (sample_in, sample_out) = (c_in * t.h * t.w, c_out * t.oh * t.ow);
+    let one = |(s, out_s): (usize, &mut [T])| {
+        // Both overwritten: v by the input transform, m by the GEMMs.
+        let mut v = Buffer::<T>::for_overwrite(XI * c_in * count);
+        let mut m = Buffer::<T>::for_overwrite(XI * c_out * count);
+        transform_input(t, c_in, &input[s * sample_in..(s + 1) * sample_in], &mut v);
+        for (xi, m_xi) in m.chunks_mut(c_out * count).enumerate() {
+            let a = MatRef {
+                data: u,
+                offset: xi * c_out * c_in,
+                rs: c_in,
+                cs: 1,
+            };
+            let b = MatRef {
+                data: &v,
+                offset: xi * c_in * count,
+                rs: count,
+                cs: 1,
+            };
+            gemm_with(c_out, c_in, count, a, b, false, false, m_xi);
+        }
+        transform_output(t, c_out, &m, bias, out_s);
+    };
+    crate::parallel::for_each_chunk_mut(
+        out,
+        sample_out,
+        n > 1 && rayon::current_num_threads() > 1,
+        one,
+    );
+}
+
+/// Forward convolution (the contract of [`crate::conv::conv2d`]) by F(2x2, 3x3).
+///
+/// # Panics
+/// If `!supports(g)` or a slice length does not match the geometry.
+pub fn conv2d<T: Float>(
+    g: &Conv2dGeometry,
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
+    assert!(supports(g), "winograd::conv2d: unsupported geometry {g:?}");
+    g.check_forward(input, weight, bias, out);
+    if out.is_empty() {
+        return;
+    }
+    let t = Tiles::new(g.h, g.w, g.padding);
+    let mut u = Buffer::<T>::for_overwrite(XI * g.c_out * g.c_in); // Every value written.
+    let c_in = g.c_in;
+    transform_weight(
+        g.c_out,
+        c_in,
+        |co, ci, i, j| weight[(co * c_in + ci) * 9 + i * 3 + j],
+        &mut u,
+    );
+    convolve(g.n, g.c_in, g.c_out, &t, &u, input, bias, out);
+}
+
+/// Runs of samples whose weight-gradient contributions are summed apart and then added in order:
+/// the same cut as [`crate::conv`]'s im2col path.
+const WEIGHT_GRAD_PARTS: usize = 8;
+
+/// The weight gradient (the contract of [`crate::conv::conv2d_backward_weight`]) by F(2x2, 3x3):
+/// per sample, the input tiles `V` and the output-gradient tiles `A dY A^T`; per position one
+/// GEMM over the tiles accumulates `dU (c_out x c_in)`; `grad_w = G^T dU G`. The batch is cut
+/// into at most 8 runs of consecutive samples (the cut depends on the batch size alone), each
+/// summed in order by one task, and the runs added in order, so the result does not depend on
+/// the thread count. `grad_w` is overwritten.
+///
+/// # Panics
+/// If `!supports(g)` or a slice length does not match the geometry.
+pub fn conv2d_backward_weight<T: Float>(
+    g: &Conv2dGeometry,
+    input: &[T],
+    grad_out: &[T],
+    grad_w: &mut [T],
+) {
+    assert!(
+        supports(g),
+        "winograd::conv2d_backward_weight: unsupported geometry {g:?}"
+    );
+    g.check_weight_grad(input, grad_out, grad_w);
+    grad_w.iter_mut().for_each(|v| *v = T::ZERO);
+    if grad_w.is_empty() || g.n == 0 || g.p() == 0 {
+        return;
+    }
+    let t = Tiles::new(g.h, g.w, g.padding);
+    let count = t.count();
+    let (c_in, c_out) = (g.c_in, g.c_out);
+    let (sample_in, sample_out) = (c_in * g.h * g.w, c_out * g.p());
+    let parts = g.n.min(WEIGHT_GRAD_PARTS);
+    let block = XI * c_out * c_in;
+    let run = |(part, du): (usize, &mut [T])| {
+        // Both overwritten by their transforms.
+        let mut v = Buffer::<T>::for_overwrite(XI * c_in * count);
+        let mut yh = Buffer::<T>::for_overwrite(XI * c_out * count);
+        for s in part * g.n / parts..(part + 1) * g.n / parts {
+            transform_input(&t, c_in, &input[s * sample_in..(s + 1) * sample_in], &mut v);
+            let dy = &grad_out[s * sample_out..(s + 1) * sample_out];
+            transform_output_grad(&t, c_out, dy, &mut yh);
+            for (xi, du_xi) in du.chunks_mut(c_out * c_in).enumerate() {
+                let a = MatRef {
+                    data: &yh,
+                    offset: xi * c_out * count,
+                    rs: count,
+                    cs: 1,
+                };
+                let b = MatRef {
+                    data: &v,
+                    offset: xi * c_in * count,
+                    rs: 1,
+                    cs: count,
+                };
+                gemm_with(c_out, count, c_in, a, b, true, false, du_xi);
+            }
+        }
+    };
+    let mut partials = Buffer::<T>::zeroed(parts * block);
+    crate::parallel::for_each_chunk_mut(
+        &mut partials,
+        block,
+        parts > 1 && rayon::current_num_threads() > 1,
+        run,
+    );
+    let (first, rest) = partials.split_at_mut(block);
+    for part in rest.chunks(block) {
+        for (d, &p) in first.iter_mut().zip(part) {
+            *d += p;
+        }
+    }
+    let du = &*first;
+    // grad_w = G^T dU G for every (co, ci), G^T = [[1, .5, .5, 0], [0, .5, -.5, 0], [0, .5, .5, 1]].
+    let half = T::from_f64(0.5);
+    let plane = c_out * c_in;
+    for (oc, gw) in grad_w.chunks_mut(9).enumerate() {
+        let d = |r: usize, c: usize| du[(r * 4 + c) * plane + oc];
+        // s = G^T dU: 3 x 4.
+        let s: [[T; 4]; 3] = [
+            std::array::from_fn(|c| d(0, c) + half * (d(1, c) + d(2, c))),
+            std::array::from_fn(|c| half * (d(1, c) - d(2, c))),
+            std::array::from_fn(|c| half * (d(1, c) + d(2, c)) + d(3, c)),
+        ];
+        // grad_w = s G: 3 x 3.
+        for (i, si) in s.iter().enumerate() {
+            let (s0, s1, s2, s3) = (si[0], si[1], si[2], si[3]);
+            gw[i * 3] = s0 + half * (s1 + s2);
+            gw[i * 3 + 1] = half * (s1 - s2);
+            gw[i * 3 + 2] = half * (s1 + s2) + s3;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The F(2x2, 3x3) Winograd convolution and weight gradient against naive `f64` loops of the
+//! contract, over paddings 0-3 and odd and even output sizes (tiles cut by the edge); the
+//! dispatch from `conv` and the thread-count invariance.
+
+mod common;
+
+use common::{name, rel_err, rng, uniform};
+use descent_kernels::Float;
+use descent_kernels::conv::{self, Conv2dGeometry, conv2d_reference};
+use descent_kernels::winograd;
+use rand::Rng;
+
+/// `grad_w[co, ci, i, j] = sum_{n, oy, ox} grad_out[n, co, oy, ox] x[n, ci, oy + i - p, ox + j - p]`,
+/// in `f64`.
+fn grad_weight_reference<T: Float>(g: &Conv2dGeometry, x: &[T], go: &[T]) -> Vec<f64> {
+    let mut gw = vec![0.0; g.c_out * g.c_in * 9];
+    for n in 0..g.n {
+        for co in 0..g.c_out {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let d = go[((n * g.c_out + co) * g.oh + oy) * g.ow + ox].to_f64();
+                    for ci in 0..g.c_in {
+                        for i in 0..3 {
+                            for j in 0..3 {
+                                let y = (oy + i) as isize - g.padding.0 as isize;
+                                let xx = (ox + j) as isize - g.padding.1 as isize;
+                                if y < 0 || xx < 0 || y >= g.h as isize || xx >= g.w as isize {
+                                    continue;
+                                }
+                                let xv = x
+                                    [((n * g.c_in + ci) * g.h + y as usize) * g.w + xx as usize]
+                                    .to_f64();
+                                gw[((co * g.c_in + ci) * 3 + i) * 3 + j] += xv * d;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    gw
+}
+
+/// A random geometry the Winograd path supports: 3x3, stride 1, padding 0-3 per axis.
+fn random_geometry(r: &mut impl Rng) -> Option<Conv2dGeometry> {
+    let padding = (r.random_range(0..=3), r.random_range(0..=3));
+    let input = [
+        r.random_range(1..=3),
+        r.random_range(1..=5),
+        r.random_range(1..=9),
+        r.random_range(1..=9),
+    ];
+    let weight = [r.random_range(1..=5), input[1], 3, 3];
+    Conv2dGeometry::new(input, weight, (1, 1), padding, (1, 1))
+}
+
+fn matches_reference<T: Float>(seed: u64) {
+    let tol = if T::BYTES == 4 { 2e-6 } else { 1e-14 };
+    let mut r = rng(seed);
+    let mut checked = 0;
+    for _ in 0..200 {
+        let Some(g) = random_geometry(&mut r) else {
+            continue;
+        };
+        assert!(winograd::supports(&g), "{g:?}");
+        let x: Vec<T> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+        let w: Vec<T> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+        let b: Option<Vec<T>> = r
+            .random_bool(0.5)
+            .then(|| uniform(&mut r, g.c_out, -1.0, 1.0));
+        let go: Vec<T> = uniform(&mut r, g.n * g.c_out * g.p(), -1.0, 1.0);
+        let what = format!("{} {g:?}", name::<T>());
+
+        let mut y = vec![T::from_f64(f64::NAN); go.len()];
+        winograd::conv2d(&g, &x, &w, b.as_deref(), &mut y);
+        let err = rel_err(&y, &conv2d_reference(&g, &x, &w, b.as_deref()));
+        assert!(err < tol, "forward {what}: relative error {err}");
+
+        let mut gw = vec![T::from_f64(f64::NAN); w.len()];
+        winograd::conv2d_backward_weight(&g, &x, &go, &mut gw);
+        let err = rel_err(&gw, &grad_weight_reference(&g, &x, &go));
+        assert!(err < tol, "weight gradient {what}: relative error {err}");
+        checked += 1;
+    }
+    assert!(checked > 100, "too few valid geometries: {checked}");
+}
+
+#[test]
+fn winograd_matches_the_naive_loops() {
+    matches_reference::<f32>(91);
+    matches_reference::<f64>(92);
+}
+
+/// The weight-gradient reference above is the contract: check it once against `conv`'s im2col
+/// path (which has its own tests), on a shape below the Winograd cut-off.
+#[test]
+fn gradient_reference_matches_the_im2col_path() {
+    let g = Conv2dGeometry::new([2, 3, 7, 6], [4, 3, 3, 3], (1, 1), (1, 2), (1, 1)).unwrap();
+    assert!(!winograd::used_for(&g));
+    let mut r = rng(93);
+    let x: Vec<f64> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+    let w: Vec<f64> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+    let go: Vec<f64> = uniform(&mut r, g.n * g.c_out * g.p(), -1.0, 1.0);
+    let mut gw = vec![0.0; w.len()];
+    conv::conv2d_backward_weight(&g, &x, &go, &mut gw);
+    assert!(rel_err(&gw, &grad_weight_reference(&g, &x, &go)) < 1e-14);
+}
+
+/// From `MIN_CHANNELS` channels on, `conv` takes this path; its results match the references and
+/// do not depend on the thread count.
+#[test]
+fn conv_dispatches_here_and_is_thread_count_invariant() {
+    let c = winograd::MIN_CHANNELS;
+    let g = Conv2dGeometry::new([9, c, 9, 8], [c + 1, c, 3, 3], (1, 1), (1, 0), (1, 1)).unwrap();
+    if std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col") {
+        eprintln!("DESCENT_CONV=im2col: the dispatch is off, checking the results only");
+    } else {
+        assert!(winograd::used_for(&g));
+    }
+    let mut r = rng(94);
+    let x: Vec<f32> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+    let w: Vec<f32> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+    let b: Vec<f32> = uniform(&mut r, g.c_out, -1.0, 1.0);
+    let go: Vec<f32> = uniform(&mut r, g.n * g.c_out * g.p(), -1.0, 1.0);
+    let fwd = || {
+        let mut y = vec![0.0f32; go.len()];
+        conv::conv2d(&g, &x, &w, Some(&b), &mut y);
+        y
+    };
+    let bwd_w = || {
+        let mut gw = vec![0.0f32; w.len()];
+        conv::conv2d_backward_weight(&g, &x, &go, &mut gw);
+        gw
+    };
+    assert!(rel_err(&fwd(), &conv2d_reference(&g, &x, &w, Some(&b))) < 5e-6);
+    assert!(rel_err(&bwd_w(), &grad_weight_reference(&g, &x, &go)) < 5e-6);
+    common::assert_thread_count_invariant("winograd conv2d", fwd);
+    common::assert_thread_count_invariant("winograd conv2d_backward_weight", bwd_w);
+}
