@@ -188,7 +188,7 @@ fn conv_operands(
 
 /// `n <= 2`, 16-17 input and output channels, a 3x3 kernel with stride and dilation 1, padding
 /// 0..=2 and an output of 1-4 pixels per side, a bias half the time: the Winograd path of
-/// `descent_kernels::conv` (checked by `descent_kernels::winograd::used_for`).
+/// `descent_kernels::conv` for the forward product and the weight gradient (checked).
 fn winograd_case() -> BoxedStrategy<ConvCase> {
     (
         1usize..=2,
@@ -217,7 +217,8 @@ fn winograd_case() -> BoxedStrategy<ConvCase> {
             )
             .expect("a valid geometry");
             assert!(
-                descent_kernels::winograd::used_for(&g)
+                (descent_kernels::winograd::used_for_forward(&g)
+                    && descent_kernels::winograd::used_for_weight_grad(&g))
                     || std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"),
                 "{g:?} does not take the Winograd path"
             );

@@ -7,10 +7,9 @@
 //! in[n, grp*cig + ci, y*stride_h + i*dilation_h - padding_h, x*stride_w + j*dilation_w - padding_w]`,
 //! reading zeros outside the input (`bias[co] = 0` without a bias). All buffers are contiguous
 //! row-major. Each group is one im2col and one GEMM per sample; `groups = c_in = c_out` is a
-//! depthwise convolution. Ungrouped 3x3 convolutions with stride and dilation 1 and at least
-//! [`crate::winograd::MIN_CHANNELS`] channels on each side compute the forward product and the
-//! weight gradient by Winograd's F(2x2, 3x3) instead ([`crate::winograd`]; the same contract, to
-//! rounding).
+//! depthwise convolution. Ungrouped 3x3 convolutions with stride and dilation 1 compute the
+//! forward product (from 8 channels on each side) and the weight gradient (from 16) by
+//! Winograd's F(2x2, 3x3) instead ([`crate::winograd`]; the same contract, to rounding).
 
 use crate::float::Float;
 use crate::matmul::{MatRef, gemm_with};
@@ -412,7 +411,7 @@ pub fn conv2d<T: Float>(
     if out.is_empty() {
         return;
     }
-    if crate::winograd::used_for(g) {
+    if crate::winograd::used_for_forward(g) {
         return crate::winograd::conv2d(g, input, weight, bias, out);
     }
     let sample_in = g.c_in * g.h * g.w;
@@ -597,7 +596,7 @@ pub fn conv2d_backward_weight<T: Float>(
     if grad_w.is_empty() {
         return;
     }
-    if crate::winograd::used_for(g) {
+    if crate::winograd::used_for_weight_grad(g) {
         return crate::winograd::conv2d_backward_weight(g, input, grad_out, grad_w);
     }
     let sample_in = g.c_in * g.h * g.w;

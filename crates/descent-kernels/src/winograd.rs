@@ -29,10 +29,17 @@ use crate::matmul::{MatRef, gemm_with};
 /// Positions of a transformed tile (4 x 4).
 const XI: usize = 16;
 
-/// Channels on each side from which [`used_for`] sends a 3x3 convolution here: below that, the
-/// three transforms cost more than the multiply-adds they save (measured in
-/// docs/PERFORMANCE.md, "Winograd F(2x2, 3x3)").
-pub const MIN_CHANNELS: usize = 16;
+/// Channels on each side from which [`used_for_forward`] sends a 3x3 convolution's forward
+/// product here. One thread, batch 32, 26x26, padding 1, `c` channels in and out: 4 channels
+/// 0.42 ms by im2col against 0.38, 8 channels 0.80 against 0.66, 16 channels 2.06 against 1.54
+/// (docs/PERFORMANCE.md, "Winograd F(2x2, 3x3)").
+pub const MIN_CHANNELS_FORWARD: usize = 8;
+
+/// Channels on each side from which [`used_for_weight_grad`] sends a weight gradient here: its
+/// output-gradient transform and per-position GEMMs over the tiles cost more below that (same
+/// shapes: 8 channels 1.07 ms by im2col against 1.43, 12 channels 1.60 against 1.67, 16 channels
+/// 1.96 against 1.72).
+pub const MIN_CHANNELS_WEIGHT_GRAD: usize = 16;
 
 /// Whether this module can compute the convolution: one group, a 3x3 kernel, stride and dilation
 /// 1 (any padding).
@@ -40,15 +47,22 @@ pub fn supports(g: &Conv2dGeometry) -> bool {
     g.groups == 1 && (g.kh, g.kw) == (3, 3) && g.stride == (1, 1) && g.dilation == (1, 1)
 }
 
-/// Whether [`crate::conv`] takes this path: [`supports`], at least [`MIN_CHANNELS`] input and
-/// output channels, and `DESCENT_CONV` not set to `im2col` (which keeps im2col + GEMM for every
-/// shape, to measure).
-pub fn used_for(g: &Conv2dGeometry) -> bool {
+/// Whether `DESCENT_CONV=im2col` keeps im2col + GEMM for every shape (to measure).
+fn off() -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    supports(g)
-        && g.c_in >= MIN_CHANNELS
-        && g.c_out >= MIN_CHANNELS
-        && !*OFF.get_or_init(|| std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"))
+    *OFF.get_or_init(|| std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"))
+}
+
+/// Whether [`crate::conv::conv2d`] takes this path: [`supports`], at least
+/// [`MIN_CHANNELS_FORWARD`] input and output channels, and `DESCENT_CONV` not `im2col`.
+pub fn used_for_forward(g: &Conv2dGeometry) -> bool {
+    supports(g) && g.c_in.min(g.c_out) >= MIN_CHANNELS_FORWARD && !off()
+}
+
+/// Whether [`crate::conv::conv2d_backward_weight`] takes this path: [`supports`], at least
+/// [`MIN_CHANNELS_WEIGHT_GRAD`] input and output channels, and `DESCENT_CONV` not `im2col`.
+pub fn used_for_weight_grad(g: &Conv2dGeometry) -> bool {
+    supports(g) && g.c_in.min(g.c_out) >= MIN_CHANNELS_WEIGHT_GRAD && !off()
 }
 
 /// The tiles of one plane: `th x tw` tiles of 2x2 output pixels over an `oh x ow` output.

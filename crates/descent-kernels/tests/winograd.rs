@@ -96,7 +96,7 @@ fn winograd_matches_the_naive_loops() {
 #[test]
 fn gradient_reference_matches_the_im2col_path() {
     let g = Conv2dGeometry::new([2, 3, 7, 6], [4, 3, 3, 3], (1, 1), (1, 2), (1, 1)).unwrap();
-    assert!(!winograd::used_for(&g));
+    assert!(!winograd::used_for_weight_grad(&g));
     let mut r = rng(93);
     let x: Vec<f64> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
     let w: Vec<f64> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
@@ -106,16 +106,32 @@ fn gradient_reference_matches_the_im2col_path() {
     assert!(rel_err(&gw, &grad_weight_reference(&g, &x, &go)) < 1e-14);
 }
 
-/// From `MIN_CHANNELS` channels on, `conv` takes this path; its results match the references and
-/// do not depend on the thread count.
+/// From `MIN_CHANNELS_WEIGHT_GRAD` channels on, `conv` takes this path for both the forward
+/// product and the weight gradient; the results match the references and do not depend on the
+/// thread count.
+/// The cut-offs: 8 channels a side for the forward product, 16 for the weight gradient.
+#[test]
+fn cut_offs() {
+    let g =
+        |c: usize| Conv2dGeometry::new([1, c, 5, 5], [c, c, 3, 3], (1, 1), (1, 1), (1, 1)).unwrap();
+    let on = !std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col");
+    assert!(!winograd::used_for_forward(&g(7)));
+    assert_eq!(winograd::used_for_forward(&g(8)), on);
+    assert!(!winograd::used_for_weight_grad(&g(15)));
+    assert_eq!(winograd::used_for_weight_grad(&g(16)), on);
+    let strided =
+        Conv2dGeometry::new([1, 16, 9, 9], [16, 16, 3, 3], (2, 2), (1, 1), (1, 1)).unwrap();
+    assert!(!winograd::supports(&strided) && !winograd::used_for_forward(&strided));
+}
+
 #[test]
 fn conv_dispatches_here_and_is_thread_count_invariant() {
-    let c = winograd::MIN_CHANNELS;
+    let c = winograd::MIN_CHANNELS_WEIGHT_GRAD;
     let g = Conv2dGeometry::new([9, c, 9, 8], [c + 1, c, 3, 3], (1, 1), (1, 0), (1, 1)).unwrap();
     if std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col") {
         eprintln!("DESCENT_CONV=im2col: the dispatch is off, checking the results only");
     } else {
-        assert!(winograd::used_for(&g));
+        assert!(winograd::used_for_forward(&g) && winograd::used_for_weight_grad(&g));
     }
     let mut r = rng(94);
     let x: Vec<f32> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
