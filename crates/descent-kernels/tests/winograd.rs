@@ -153,3 +153,45 @@ fn conv_dispatches_here_and_is_thread_count_invariant() {
     common::assert_thread_count_invariant("winograd conv2d", fwd);
     common::assert_thread_count_invariant("winograd conv2d_backward_weight", bwd_w);
 }
+
+/// A NaN or an infinity in the input reaches exactly the outputs whose window holds it, as with
+/// im2col: the transforms combine each value only into the positions that depend on it (an
+/// infinity may come out as NaN where the naive loops give an infinity: the transforms subtract
+/// it from itself). The weight gradient is non-finite wherever the naive loops' is, and may be
+/// at more taps of the same input and output channel: a tap's sum there is a combination of
+/// transformed products in which the other taps' terms cancel, and they do not cancel once one
+/// is NaN (or 0 x NaN, for the pixels past the output's edge). In a training step a non-finite
+/// input usually makes the loss non-finite, and then every gradient.
+#[test]
+fn non_finite_inputs_stay_in_their_windows() {
+    let mut r = rng(95);
+    for _ in 0..100 {
+        let Some(g) = random_geometry(&mut r) else {
+            continue;
+        };
+        let mut x: Vec<f64> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+        let w: Vec<f64> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+        let go: Vec<f64> = uniform(&mut r, g.n * g.c_out * g.p(), -1.0, 1.0);
+        let at = r.random_range(0..x.len());
+        x[at] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][r.random_range(0..3)];
+        let mut y = vec![0.0; go.len()];
+        winograd::conv2d(&g, &x, &w, None, &mut y);
+        let want = conv2d_reference(&g, &x, &w, None);
+        for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+            assert_eq!(
+                a.is_finite(),
+                b.is_finite(),
+                "forward {g:?} [{i}]: {a} vs {b}"
+            );
+        }
+        let mut gw = vec![0.0; w.len()];
+        winograd::conv2d_backward_weight(&g, &x, &go, &mut gw);
+        let want = grad_weight_reference(&g, &x, &go);
+        for (i, (a, b)) in gw.iter().zip(&want).enumerate() {
+            assert!(
+                b.is_finite() || !a.is_finite(),
+                "weight gradient {g:?} [{i}]: {a} vs {b}"
+            );
+        }
+    }
+}
