@@ -196,19 +196,26 @@ unsafe fn rows_times_block(
                     // SAFETY: rows `i0..i0 + tile_rows` are in `rows` and columns
                     // `j0..j0 + cols` <= n: C's, valid and ours (the contract).
                     let ct = unsafe { c.add(i0 * rsc + j0) };
-                    if tile_rows == MR && cols == NR {
-                        // SAFETY: as above, the whole MR x NR tile at `ct` (row stride `rsc`) is
-                        // C's, readable when `!store` (then `accumulate` or a later block, which
-                        // reads what the first block wrote); the CPU has AVX-512F (the contract).
+                    if cols == NR {
+                        // SAFETY: as above, the first `tile_rows` rows of the MR x NR tile at
+                        // `ct` (row stride `rsc`) are C's, readable when `!store` (then
+                        // `accumulate` or a later block, which reads what the first block
+                        // wrote); the CPU has AVX-512F (the contract).
                         unsafe {
-                            crate::simd::sgemm_kernel_avx512(kc, a_panel, b_panel, ct, rsc, store)
+                            crate::simd::sgemm_kernel_avx512(
+                                tile_rows, kc, a_panel, b_panel, ct, rsc, store,
+                            )
                         };
                         continue;
                     }
                     let t = tile.as_mut_ptr().cast::<f32>();
                     // SAFETY: `tile` is MR x NR contiguous `f32`s (`Line` is `repr(C)` around 16
                     // of them), exclusively ours.
-                    unsafe { crate::simd::sgemm_kernel_avx512(kc, a_panel, b_panel, t, NR, true) };
+                    unsafe {
+                        crate::simd::sgemm_kernel_avx512(
+                            tile_rows, kc, a_panel, b_panel, t, NR, true,
+                        )
+                    };
                     for r in 0..tile_rows {
                         // SAFETY: row `i0 + r` is in `rows`, columns `j0..j0 + cols` <= n: C's,
                         // valid and ours (the contract); `tile`'s row `r` holds NR >= cols values
@@ -527,11 +534,15 @@ mod tests {
             return;
         }
         // Around MR = 12, NR = 32, KC = 256, MC = 192 and NC = 1024: one tile, partial tiles in
-        // each direction, several k blocks, several A and B blocks.
+        // each direction (a last A panel of 1-4 rows and of 5-8 rows takes a shorter kernel),
+        // several k blocks, several A and B blocks.
         let shapes = [
             (1, 1, 1),
             (12, 1, 32),
             (13, 7, 33),
+            (20, 9, 64),
+            (30, 40, 96),
+            (64, 32, 160),
             (11, 255, 31),
             (24, 256, 64),
             (25, 257, 65),

@@ -12,12 +12,15 @@ pub(crate) fn has_avx512() -> bool {
 /// `k`, two loads of the `B` panel, twelve broadcasts from the `A` panel and 24 fused
 /// multiply-adds, in `k` order from zero. Then the tile is stored to `C` (`store`) or added to it.
 ///
+/// `ROWS` (4, 8 or 12) accumulator rows, of which the first `rows <= ROWS` are stored.
+///
 /// # Safety
 /// The CPU must have AVX-512F; `a` holds `kc * MR` and `b` `kc * NR` values (checked); for each
-/// `r < MR` the `NR` values from `c.add(r * rsc)` are valid for writes (and reads unless
+/// `r < rows` the `NR` values from `c.add(r * rsc)` are valid for writes (and reads unless
 /// `store`) and nobody else's during the call.
 #[target_feature(enable = "avx512f")]
-unsafe fn sgemm_kernel_target(
+unsafe fn sgemm_kernel_target<const ROWS: usize>(
+    rows: usize,
     kc: usize,
     a: &[f32],
     b: &[f32],
@@ -25,14 +28,15 @@ unsafe fn sgemm_kernel_target(
     rsc: usize,
     store: bool,
 ) {
+    assert!(rows <= ROWS && ROWS <= MR);
     let (a, b) = (&a[..kc * MR], &b[..kc * NR]);
-    for r in 0..MR {
+    for r in 0..rows {
         // SAFETY: a prefetch is only a hint; `c.add(r * rsc)` is inside C (the contract).
         unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc).cast::<i8>()) };
         // SAFETY: as above, `c.add(r * rsc + 16)` is the row's second half.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc + 16).cast::<i8>()) };
     }
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
     for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         // SAFETY: `bp` holds NR = 32 floats: the loads read `bp[0..16]` and `bp[16..32]`.
         let (b0, b1) = unsafe {
@@ -41,15 +45,15 @@ unsafe fn sgemm_kernel_target(
                 _mm512_loadu_ps(bp.as_ptr().add(16)),
             )
         };
-        for (row, &av) in acc.iter_mut().zip(ap) {
+        for (row, &av) in acc.iter_mut().zip(&ap[..ROWS]) {
             let av = _mm512_set1_ps(av);
             row[0] = _mm512_fmadd_ps(av, b0, row[0]);
             row[1] = _mm512_fmadd_ps(av, b1, row[1]);
         }
     }
-    for (r, row) in acc.iter().enumerate() {
-        // SAFETY: row `r` of the tile, `NR` values from `c.add(r * rsc)`, is valid for writes,
-        // and for reads when `!store` (the contract).
+    for (r, row) in acc.iter().enumerate().take(rows) {
+        // SAFETY: row `r < rows` of the tile, `NR` values from `c.add(r * rsc)`, is valid for
+        // writes, and for reads when `!store` (the contract).
         unsafe {
             let cr = c.add(r * rsc);
             if store {
@@ -66,11 +70,15 @@ unsafe fn sgemm_kernel_target(
     }
 }
 
-/// The AVX-512 microkernel of `sgemm` (see `sgemm_kernel_target`).
+/// The AVX-512 microkernel of `sgemm` (see `sgemm_kernel_target`) for the first `rows <= MR`
+/// rows of the tile: the full 12-row kernel, or, for the last panel of a product whose rows are
+/// not a multiple of 12, a 4- or 8-row one (the same multiply-adds per element, in the same
+/// order; the panel's rows past `rows` are zero and not computed or stored).
 ///
 /// # Safety
-/// As `sgemm_kernel_target`, less the CPU check, which this wrapper makes.
+/// As `sgemm_kernel_target` for rows `r < rows`, less the CPU check, which this wrapper makes.
 pub(crate) unsafe fn sgemm_kernel_avx512(
+    rows: usize,
     kc: usize,
     a: &[f32],
     b: &[f32],
@@ -82,8 +90,15 @@ pub(crate) unsafe fn sgemm_kernel_avx512(
         has_avx512(),
         "the AVX-512 path was asked for on a CPU without it"
     );
-    // SAFETY: the CPU has AVX-512F (checked above); the rest is the caller's contract.
-    unsafe { sgemm_kernel_target(kc, a, b, c, rsc, store) }
+    // SAFETY: the CPU has AVX-512F (checked above); the rest is the caller's contract, for the
+    // first `rows` rows, which is all each variant touches of C.
+    unsafe {
+        match rows {
+            0..=4 => sgemm_kernel_target::<4>(rows, kc, a, b, c, rsc, store),
+            5..=8 => sgemm_kernel_target::<8>(rows, kc, a, b, c, rsc, store),
+            _ => sgemm_kernel_target::<MR>(rows, kc, a, b, c, rsc, store),
+        }
+    }
 }
 
 /// `panel[p * w + i] = pieces[i][p]` for `p < kc8` (a multiple of 8) and `i < pieces.len()`, and
