@@ -172,6 +172,16 @@ impl Conv2dGeometry {
         bias: Option<&[T]>,
         out: &[T],
     ) {
+        self.check_operands(input, weight, bias);
+        assert_eq!(
+            out.len(),
+            self.n * self.c_out * self.p(),
+            "conv2d: output length"
+        );
+    }
+
+    /// Asserts the slice lengths of a forward convolution's operands.
+    pub(crate) fn check_operands<T>(&self, input: &[T], weight: &[T], bias: Option<&[T]>) {
         assert_eq!(
             input.len(),
             self.n * self.c_in * self.h * self.w,
@@ -181,11 +191,6 @@ impl Conv2dGeometry {
         if let Some(b) = bias {
             assert_eq!(b.len(), self.c_out, "conv2d: bias length");
         }
-        assert_eq!(
-            out.len(),
-            self.n * self.c_out * self.p(),
-            "conv2d: output length"
-        );
     }
 
     /// Asserts the slice lengths of a weight gradient.

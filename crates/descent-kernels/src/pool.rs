@@ -331,6 +331,67 @@ pub fn max_pool2d_backward<T: Float>(
     );
 }
 
+/// The gradient of ReLU followed by a 2x2 max pool with stride 2 (the last two ops of
+/// [`crate::winograd::conv2d_relu_max_pool`]) with respect to the ReLU's input, `planes x oh x
+/// ow`: each window's gradient goes to its `argmax` pixel (`0..4` in `(row, column)` order) if
+/// the pooled value is positive (the ReLU passed it), and every other value is zero. The same bits
+/// as [`max_pool2d_backward`] followed by ReLU's backward (the sum `0 + g` included). `grad_in` is
+/// overwritten. Parallel over planes.
+///
+/// # Panics
+/// If a slice length does not match the shape.
+pub fn relu_max_pool2x2_backward<T: Float>(
+    planes: usize,
+    (oh, ow): (usize, usize),
+    pooled: &[T],
+    argmax: &[u8],
+    grad_out: &[T],
+    grad_in: &mut [T],
+) {
+    let (pi, (ph, pw)) = (oh * ow, (oh / 2, ow / 2));
+    let po = ph * pw;
+    let what = "relu_max_pool2x2_backward";
+    assert_eq!(pooled.len(), planes * po, "{what}: pooled length");
+    assert_eq!(argmax.len(), planes * po, "{what}: argmax length");
+    assert_eq!(grad_out.len(), planes * po, "{what}: grad_out length");
+    assert_eq!(grad_in.len(), planes * pi, "{what}: grad_in length");
+    if pi == 0 {
+        return;
+    }
+    let one = |(pl, gin): (usize, &mut [T])| {
+        let at = pl * po..(pl + 1) * po;
+        let (y, am, go) = (&pooled[at.clone()], &argmax[at.clone()], &grad_out[at]);
+        for (py, rows) in gin.chunks_mut(2 * ow).enumerate() {
+            if py >= ph {
+                rows.iter_mut().for_each(|v| *v = T::ZERO);
+                continue;
+            }
+            let (r0, r1) = rows.split_at_mut(ow);
+            let row = py * pw..(py + 1) * pw;
+            let (y, am, go) = (&y[row.clone()], &am[row.clone()], &go[row]);
+            for (px, ((&y, &a), &g)) in y.iter().zip(am).zip(go).enumerate() {
+                // ReLU's derivative is 1 where its input was positive, and the pooled value is
+                // that input at the argmax.
+                let g = if y > T::ZERO { T::ZERO + g } else { T::ZERO };
+                let (d0, d1) = (&mut r0[2 * px..2 * px + 2], &mut r1[2 * px..2 * px + 2]);
+                d0[0] = if a == 0 { g } else { T::ZERO };
+                d0[1] = if a == 1 { g } else { T::ZERO };
+                d1[0] = if a == 2 { g } else { T::ZERO };
+                d1[1] = if a == 3 { g } else { T::ZERO };
+            }
+            // An odd width: the last column is in no window.
+            r0[2 * pw..].iter_mut().for_each(|v| *v = T::ZERO);
+            r1[2 * pw..].iter_mut().for_each(|v| *v = T::ZERO);
+        }
+    };
+    crate::parallel::for_each_chunk_mut(
+        grad_in,
+        pi,
+        planes * pi >= crate::parallel::PAR_THRESHOLD,
+        one,
+    );
+}
+
 /// The gradient of [`avg_pool2d`]: each output gradient, divided by its window's divisor, is
 /// added to every input position of the window. `grad_in` is overwritten.
 pub fn avg_pool2d_backward<T: Float>(

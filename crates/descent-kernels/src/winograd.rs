@@ -259,6 +259,25 @@ pub(crate) fn transform_input_body<T: Float>(t: &Tiles, planes: usize, input: &[
     }
 }
 
+/// `A^T M A` of every tile slot of one plane (`mm`: its 16 rows of `count` slots) into `ybuf`
+/// as four rows of `count`: output pixel `(0, 0)`, `(0, 1)`, `(1, 0)` and `(1, 1)` of each tile.
+///
+/// `A^T` over the rows (s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 for each column), then `A` over the
+/// columns (y_a0 = s_a0 + s_a1 + s_a2, y_a1 = s_a1 - s_a2 - s_a3), one pass over the slots.
+#[inline(always)]
+fn tile_outputs<T: Float>(mm: [&[T]; XI], ybuf: &mut [T], count: usize) {
+    let [y00, y01, y10, y11] = rows::<T, 4>(ybuf, count);
+    for k in 0..count {
+        let v = |r: usize, col: usize| mm[r * 4 + col][k];
+        let s0: [T; 4] = std::array::from_fn(|col| (v(0, col) + v(1, col)) + v(2, col));
+        let s1: [T; 4] = std::array::from_fn(|col| (v(1, col) - v(2, col)) - v(3, col));
+        y00[k] = (s0[0] + s0[1]) + s0[2];
+        y01[k] = (s0[1] - s0[2]) - s0[3];
+        y10[k] = (s1[0] + s1[1]) + s1[2];
+        y11[k] = (s1[1] - s1[2]) - s1[3];
+    }
+}
+
 /// `Y = A^T M A (+ bias)` for every tile of every plane: `m[xi * planes * count + plane * count
 /// + slot]` into `out` (`planes x oh x ow`), the tiles' pixels past the output's edge dropped.
 #[inline(always)]
@@ -274,20 +293,7 @@ pub(crate) fn transform_output_body<T: Float>(
     let mut ybuf = vec![T::ZERO; 4 * count];
     for (c, out_c) in out.chunks_mut(t.oh * t.ow).enumerate().take(planes) {
         let b = bias.map_or(T::ZERO, |b| b[c]);
-        // A^T over the rows (s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 for each column k), then A
-        // over the columns (y_a0 = s_a0 + s_a1 + s_a2, y_a1 = s_a1 - s_a2 - s_a3), one pass over
-        // the slots.
-        let mm = xi_rows(m, planes, c, count);
-        let [y00, y01, y10, y11] = rows::<T, 4>(&mut ybuf, count);
-        for k in 0..count {
-            let v = |r: usize, col: usize| mm[r * 4 + col][k];
-            let s0: [T; 4] = std::array::from_fn(|col| (v(0, col) + v(1, col)) + v(2, col));
-            let s1: [T; 4] = std::array::from_fn(|col| (v(1, col) - v(2, col)) - v(3, col));
-            y00[k] = (s0[0] + s0[1]) + s0[2];
-            y01[k] = (s0[1] - s0[2]) - s0[3];
-            y10[k] = (s1[0] + s1[1]) + s1[2];
-            y11[k] = (s1[1] - s1[2]) - s1[3];
-        }
+        tile_outputs(xi_rows(m, planes, c, count), &mut ybuf, count);
         for oy in 0..t.oh {
             let (ty, a) = (oy / 2, oy % 2);
             let dst = &mut out_c[oy * t.ow..(oy + 1) * t.ow];
@@ -300,6 +306,46 @@ pub(crate) fn transform_output_body<T: Float>(
             }
             if let Some(last) = pairs.into_remainder().first_mut() {
                 *last = y0[t.tw - 1] + b;
+            }
+        }
+    }
+}
+
+/// As [`transform_output_body`], then ReLU and 2x2 max pooling with stride 2 of each plane's
+/// `oh x ow` output, whose windows are exactly the tiles: `out` (`planes x oh/2 x ow/2`) gets
+/// `max(relu(y + bias))` over each tile's four pixels and `argmax` the winning pixel (0 to 3 in
+/// `(row, column)` order), by the rule and in the order of [`crate::pool::max_pool2d`] (the
+/// first maximum; a NaN wins), so the values are the bits of the three ops run apart. A tile row
+/// or column past `oh/2` or `ow/2` (an odd output size) is dropped, as pooling drops it.
+#[inline(always)]
+pub(crate) fn transform_output_relu_pool_body<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    argmax: &mut [u8],
+) {
+    let (count, tp) = (t.count(), t.tp());
+    let (ph, pw) = (t.oh / 2, t.ow / 2);
+    let mut ybuf = vec![T::ZERO; 4 * count];
+    let planes_out = out.chunks_mut(ph * pw).zip(argmax.chunks_mut(ph * pw));
+    for (c, (out_c, am_c)) in planes_out.enumerate().take(planes) {
+        let b = bias.map_or(T::ZERO, |b| b[c]);
+        tile_outputs(xi_rows(m, planes, c, count), &mut ybuf, count);
+        let relu = |v: T| if v < T::ZERO { T::ZERO } else { v };
+        for (py, (o, am)) in out_c.chunks_mut(pw).zip(am_c.chunks_mut(pw)).enumerate() {
+            let y: [&[T]; 4] = std::array::from_fn(|i| &ybuf[i * count + py * tp..][..pw]);
+            for (px, (o, am)) in o.iter_mut().zip(am.iter_mut()).enumerate() {
+                let (mut bv, mut off) = (relu(y[0][px] + b), 0u8);
+                for (tap, yi) in (1u8..).zip(&y[1..]) {
+                    let v = relu(yi[px] + b);
+                    let better = (v > bv) | (v.is_nan() & !bv.is_nan());
+                    off = if better { tap } else { off };
+                    bv = if better { v } else { bv };
+                }
+                *o = bv;
+                *am = off;
             }
         }
     }
@@ -398,6 +444,23 @@ fn transform_output<T: Float>(
     }
 }
 
+/// [`transform_output_relu_pool_body`] on the best instruction set this CPU has.
+fn transform_output_relu_pool<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    argmax: &mut [u8],
+) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => {
+            crate::simd::winograd_output_relu_pool_avx2(t, planes, m, bias, out, argmax)
+        }
+        crate::Isa::Fallback => transform_output_relu_pool_body(t, planes, m, bias, out, argmax),
+    }
+}
+
 /// [`transform_output_grad_body`] on the best instruction set this CPU has.
 fn transform_output_grad<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
     match crate::isa() {
@@ -406,23 +469,22 @@ fn transform_output_grad<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut 
     }
 }
 
-/// One Winograd convolution per sample: `out[s]` (`c_out x oh x ow`) from `input[s]`
-/// (`c_in x h x w`) and the transformed weight `u` (`16 x c_out x c_in`), plus `bias`. Parallel
-/// over the batch, one sample per task.
-#[allow(clippy::too_many_arguments)]
-fn convolve<T: Float>(
-    n: usize,
+/// One Winograd convolution per sample: sample `s` of `input` (`c_in x h x w` each) is
+/// transformed, multiplied by the transformed weight `u` (`16 x c_out x c_in`) position by
+/// position, and the products `M` (`16 x c_out x slots`) handed to `emit` with `outs[s]`, which
+/// turns them into that sample's output. Parallel over the batch, one sample per task.
+fn convolve<T: Float, O: Send>(
     c_in: usize,
     c_out: usize,
     t: &Tiles,
     u: &[T],
     input: &[T],
-    bias: Option<&[T]>,
-    out: &mut [T],
+    outs: Vec<O>,
+    emit: impl Fn(&[T], O) + Sync,
 ) {
     let count = t.count();
-    let (sample_in, sample_out) = (c_in * t.h * t.w, c_out * t.oh * t.ow);
-    let one = |(s, out_s): (usize, &mut [T])| {
+    let sample_in = c_in * t.h * t.w;
+    let one = |(s, out_s): (usize, O)| {
         // Both overwritten: v by the input transform, m by the GEMMs.
         let mut v = Buffer::<T>::for_overwrite(XI * c_in * count);
         let mut m = Buffer::<T>::for_overwrite(XI * c_out * count);
@@ -442,14 +504,27 @@ fn convolve<T: Float>(
             };
             gemm_with(c_out, c_in, count, a, b, false, false, m_xi);
         }
-        transform_output(t, c_out, &m, bias, out_s);
+        emit(&m, out_s);
     };
-    crate::parallel::for_each_chunk_mut(
-        out,
-        sample_out,
-        n > 1 && rayon::current_num_threads() > 1,
-        one,
+    if outs.len() > 1 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        outs.into_par_iter().enumerate().for_each(one);
+    } else {
+        outs.into_iter().enumerate().for_each(one);
+    }
+}
+
+/// `U = G g G^T` of a `c_out x c_in x 3 x 3` weight, `16 x c_out x c_in`.
+fn transformed_weight<T: Float>(g: &Conv2dGeometry, weight: &[T]) -> Buffer<T> {
+    let mut u = Buffer::<T>::for_overwrite(XI * g.c_out * g.c_in); // Every value written.
+    let c_in = g.c_in;
+    transform_weight(
+        g.c_out,
+        c_in,
+        |co, ci, i, j| weight[(co * c_in + ci) * 9 + i * 3 + j],
+        &mut u,
     );
+    u
 }
 
 /// Forward convolution (the contract of [`crate::conv::conv2d`]) by F(2x2, 3x3).
@@ -469,15 +544,59 @@ pub fn conv2d<T: Float>(
         return;
     }
     let t = Tiles::new(g.h, g.w, g.padding);
-    let mut u = Buffer::<T>::for_overwrite(XI * g.c_out * g.c_in); // Every value written.
-    let c_in = g.c_in;
-    transform_weight(
-        g.c_out,
-        c_in,
-        |co, ci, i, j| weight[(co * c_in + ci) * 9 + i * 3 + j],
-        &mut u,
+    let u = transformed_weight(g, weight);
+    let outs: Vec<&mut [T]> = out.chunks_mut(g.c_out * g.p()).collect();
+    convolve(g.c_in, g.c_out, &t, &u, input, outs, |m, out_s| {
+        transform_output(&t, g.c_out, m, bias, out_s)
+    });
+}
+
+/// Whether [`conv2d_relu_max_pool`] computes `g`'s convolution followed by ReLU and a 2x2 max
+/// pool with stride 2: [`used_for_forward`], and an output of at least 2x2.
+pub fn fuses_relu_max_pool(g: &Conv2dGeometry) -> bool {
+    used_for_forward(g) && g.oh >= 2 && g.ow >= 2
+}
+
+/// `max_pool2d(relu(conv2d(input, weight, bias)), 2)` in one pass: the convolution as
+/// [`conv2d`], and the ReLU and the pooling (2x2 windows, stride 2, no padding, the last row or
+/// column dropped when `oh` or `ow` is odd) in the output transform, so the `oh x ow` output is
+/// never written. `out` (`n x c_out x oh/2 x ow/2`) gets the same bits as the three kernels run
+/// one after the other ([`crate::conv::conv2d`] on this path, ReLU, [`crate::pool::max_pool2d`]),
+/// and `argmax` the winning pixel of each window as `0..4` in `(row, column)` order (the first
+/// maximum; a NaN wins). [`crate::pool::relu_max_pool2x2_backward`] is its gradient.
+///
+/// Any channel count works; [`fuses_relu_max_pool`] says where callers should use it.
+///
+/// # Panics
+/// If `!supports(g)`, the output is smaller than 2x2, or a slice length does not match the
+/// geometry.
+pub fn conv2d_relu_max_pool<T: Float>(
+    g: &Conv2dGeometry,
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    argmax: &mut [u8],
+) {
+    assert!(
+        supports(g) && g.oh >= 2 && g.ow >= 2,
+        "winograd::conv2d_relu_max_pool: unsupported geometry {g:?}"
     );
-    convolve(g.n, g.c_in, g.c_out, &t, &u, input, bias, out);
+    let pooled = g.n * g.c_out * (g.oh / 2) * (g.ow / 2);
+    assert_eq!(out.len(), pooled, "conv2d_relu_max_pool: output length");
+    assert_eq!(argmax.len(), pooled, "conv2d_relu_max_pool: argmax length");
+    g.check_operands(input, weight, bias);
+    if pooled == 0 {
+        return;
+    }
+    let t = Tiles::new(g.h, g.w, g.padding);
+    let u = transformed_weight(g, weight);
+    let per = g.c_out * (g.oh / 2) * (g.ow / 2);
+    let outs: Vec<(&mut [T], &mut [u8])> =
+        out.chunks_mut(per).zip(argmax.chunks_mut(per)).collect();
+    convolve(g.c_in, g.c_out, &t, &u, input, outs, |m, (o, am)| {
+        transform_output_relu_pool(&t, g.c_out, m, bias, o, am)
+    });
 }
 
 /// Runs of samples whose weight-gradient contributions are summed apart and then added in order:

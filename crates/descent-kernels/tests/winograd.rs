@@ -7,6 +7,7 @@ mod common;
 use common::{name, rel_err, rng, uniform};
 use descent_kernels::Float;
 use descent_kernels::conv::{self, Conv2dGeometry, conv2d_reference};
+use descent_kernels::pool;
 use descent_kernels::winograd;
 use rand::Rng;
 
@@ -194,4 +195,126 @@ fn non_finite_inputs_stay_in_their_windows() {
             );
         }
     }
+}
+
+/// `max_pool2d(relu(conv2d(x)), 2)` by the three kernels one after the other (the convolution on
+/// the Winograd path), and ReLU's backward after the pool's: what the fused kernels must match
+/// bit for bit.
+fn unfused<T: Float>(
+    g: &Conv2dGeometry,
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    grad_pooled: &[T],
+) -> (Vec<T>, Vec<u32>, Vec<T>) {
+    let mut y = vec![T::ZERO; g.n * g.c_out * g.p()];
+    winograd::conv2d(g, x, w, b, &mut y);
+    let relu: Vec<T> = y
+        .iter()
+        .map(|&v| if v < T::ZERO { T::ZERO } else { v })
+        .collect();
+    let pg = pool::Pool2dGeometry::new(g.n * g.c_out, (g.oh, g.ow), (2, 2), (2, 2), (0, 0), (1, 1))
+        .expect("2x2 pool fits");
+    let mut pooled = vec![T::ZERO; pg.planes * pg.oh * pg.ow];
+    let mut am = vec![0u32; pooled.len()];
+    pool::max_pool2d(&pg, &relu, &mut pooled, &mut am);
+    let mut gin = vec![T::ZERO; y.len()];
+    pool::max_pool2d_backward(&pg, &am, grad_pooled, &mut gin);
+    // ReLU's backward on its input y.
+    let gin = gin
+        .iter()
+        .zip(&y)
+        .map(|(&g, &v)| if v > T::ZERO { g } else { T::ZERO })
+        .collect();
+    (pooled, am, gin)
+}
+
+fn fused_matches_unfused<T: Float>(seed: u64) {
+    let mut r = rng(seed);
+    let mut checked = 0;
+    for case in 0..150 {
+        let Some(g) = random_geometry(&mut r) else {
+            continue;
+        };
+        if g.oh < 2 || g.ow < 2 {
+            continue;
+        }
+        let mut x: Vec<T> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
+        if case % 10 == 0 {
+            // A NaN and an infinity: windows with a NaN win it, as the pool's rule says.
+            let len = x.len();
+            x[r.random_range(0..len)] = T::from_f64(f64::NAN);
+            x[r.random_range(0..len)] = T::from_f64(f64::INFINITY);
+        }
+        let w: Vec<T> = uniform(&mut r, g.c_out * g.k(), -1.0, 1.0);
+        let b: Option<Vec<T>> = r
+            .random_bool(0.5)
+            .then(|| uniform(&mut r, g.c_out, -1.0, 1.0));
+        let (ph, pw) = (g.oh / 2, g.ow / 2);
+        let mut grad_pooled: Vec<T> = uniform(&mut r, g.n * g.c_out * ph * pw, -1.0, 1.0);
+        // Negative zeros: the unfused backward adds them to zero (+0).
+        grad_pooled[0] = T::from_f64(-0.0);
+        let (pooled_ref, am_ref, gin_ref) = unfused(&g, &x, &w, b.as_deref(), &grad_pooled);
+
+        let mut pooled = vec![T::from_f64(7.0); grad_pooled.len()];
+        let mut am = vec![9u8; grad_pooled.len()];
+        winograd::conv2d_relu_max_pool(&g, &x, &w, b.as_deref(), &mut pooled, &mut am);
+        let what = format!("{} {g:?}", name::<T>());
+        let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&pooled), bits(&pooled_ref), "pooled values, {what}");
+        // The fused argmax is the window pixel; the pool's, the position in the plane.
+        for (i, (&a, &at)) in am.iter().zip(&am_ref).enumerate() {
+            let (py, px) = ((i / pw) % ph, i % pw);
+            let at = at as usize;
+            let (yy, xx) = (at / g.ow, at % g.ow);
+            assert_eq!(
+                (yy - 2 * py) * 2 + (xx - 2 * px),
+                a as usize,
+                "argmax {i}, {what}"
+            );
+        }
+        let mut gin = vec![T::from_f64(7.0); gin_ref.len()];
+        pool::relu_max_pool2x2_backward(
+            g.n * g.c_out,
+            (g.oh, g.ow),
+            &pooled,
+            &am,
+            &grad_pooled,
+            &mut gin,
+        );
+        assert_eq!(bits(&gin), bits(&gin_ref), "gradient, {what}");
+        checked += 1;
+    }
+    assert!(checked > 60, "only {checked} geometries");
+}
+
+#[test]
+fn fused_relu_max_pool_matches_the_three_kernels_bit_for_bit() {
+    fused_matches_unfused::<f32>(41);
+    fused_matches_unfused::<f64>(42);
+}
+
+#[test]
+fn fused_relu_max_pool_is_thread_count_invariant_and_dispatched_from_eight_channels() {
+    let g = Conv2dGeometry::new([5, 8, 12, 11], [9, 8, 3, 3], (1, 1), (1, 0), (1, 1)).unwrap();
+    assert!(winograd::fuses_relu_max_pool(&g));
+    let small = Conv2dGeometry::new([5, 4, 12, 11], [9, 4, 3, 3], (1, 1), (1, 0), (1, 1)).unwrap();
+    assert!(!winograd::fuses_relu_max_pool(&small));
+    let mut r = rng(5);
+    let x: Vec<f32> = uniform(&mut r, 5 * 8 * 12 * 11, -1.0, 1.0);
+    let w: Vec<f32> = uniform(&mut r, 9 * 8 * 9, -1.0, 1.0);
+    let b: Vec<f32> = uniform(&mut r, 9, -1.0, 1.0);
+    let len = 5 * 9 * (g.oh / 2) * (g.ow / 2);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (mut y, mut am) = (vec![0f32; len], vec![0u8; len]);
+        pool.install(|| winograd::conv2d_relu_max_pool(&g, &x, &w, Some(&b), &mut y, &mut am));
+        (y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), am)
+    };
+    let one = run(1);
+    assert_eq!(run(2), one);
+    assert_eq!(run(3), one);
 }

@@ -163,6 +163,32 @@ pub(crate) fn winograd_output_avx2<T: Float>(
 }
 
 #[target_feature(enable = "avx2,fma")]
+fn winograd_output_relu_pool_target<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    argmax: &mut [u8],
+) {
+    crate::winograd::transform_output_relu_pool_body(t, planes, m, bias, out, argmax)
+}
+
+/// The AVX2 variant of the Winograd output transform with ReLU and 2x2 max pooling.
+pub(crate) fn winograd_output_relu_pool_avx2<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    m: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    argmax: &mut [u8],
+) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { winograd_output_relu_pool_target(t, planes, m, bias, out, argmax) }
+}
+
+#[target_feature(enable = "avx2,fma")]
 fn winograd_output_grad_target<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
     crate::winograd::transform_output_grad_body(t, planes, dy, yh)
 }

@@ -14,6 +14,7 @@ mod avx512;
 pub(crate) use avx2::{
     adam_avx2, binary_row_avx2, first_non_finite_avx2, max_pool_2x2_row_avx2, reduce_row_avx2,
     unary_row_avx2, winograd_input_avx2, winograd_output_avx2, winograd_output_grad_avx2,
+    winograd_output_relu_pool_avx2,
 };
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::{has_avx512, interleave_avx512, sgemm_kernel_avx512};
@@ -110,6 +111,18 @@ pub(crate) fn winograd_output_grad_avx2<T: crate::Float>(
     _: usize,
     _: &[T],
     _: &mut [T],
+) {
+    panic!("the AVX2 path does not exist on this architecture")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn winograd_output_relu_pool_avx2<T: crate::Float>(
+    _: &crate::winograd::Tiles,
+    _: usize,
+    _: &[T],
+    _: Option<&[T]>,
+    _: &mut [T],
+    _: &mut [u8],
 ) {
     panic!("the AVX2 path does not exist on this architecture")
 }
