@@ -320,12 +320,12 @@ fn profile(
             .then(a.0.cmp(b.0))
     });
     println!(
-        "  {:<20} {:>9} {:>11} {:>9} {:>11} {:>7}",
+        "  {:<24} {:>9} {:>11} {:>9} {:>11} {:>7}",
         "op", "fwd/step", "fwd ms", "bwd/step", "bwd ms", "share"
     );
     for (op, o) in rows {
         println!(
-            "  {op:<20} {:>9.1} {:>11.3} {:>9.1} {:>11.3} {:>6.1}%",
+            "  {op:<24} {:>9.1} {:>11.3} {:>9.1} {:>11.3} {:>6.1}%",
             o.forward_calls as f64 / n,
             ms(o.forward.as_secs_f64()),
             o.backward_calls as f64 / n,

@@ -155,6 +155,64 @@ impl ConvCase {
     }
 }
 
+impl ConvCase {
+    /// Gradient check of `conv2d_relu_max_pool2d` in every operand.
+    fn check_fused(&self) -> Result<descent_core::GradcheckReport, descent_core::GradcheckFailure> {
+        let mut inputs = vec![self.x.tensor(), self.w.tensor()];
+        inputs.extend(self.b.as_ref().map(Operand::tensor));
+        check(
+            |_, v| {
+                let b = self.b.as_ref().map(|b| b.view(&v[2]));
+                self.x.view(&v[0]).conv2d_relu_max_pool2d(
+                    &self.w.view(&v[1]),
+                    b.as_ref(),
+                    self.params,
+                )
+            },
+            &inputs,
+        )
+    }
+}
+
+/// 3x3, stride 1, 8-9 channels on each side and a conv output of 2-5 pixels a side: the shapes
+/// `conv2d_relu_max_pool2d` computes in one Winograd pass (odd sizes drop the pool's last row or
+/// column).
+fn fused_case() -> BoxedStrategy<ConvCase> {
+    (
+        1usize..=2,
+        8usize..=9,
+        8usize..=9,
+        pair(2, 5),
+        pair(0, 1),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(n, c, co, out, padding, with_bias)| {
+            let side = |a: usize| out[a] + 2 - 2 * padding[a];
+            let x_shape = vec![n, c, side(0), side(1)];
+            let params = Conv2dParams {
+                stride: [1, 1],
+                padding,
+                dilation: [1, 1],
+                groups: 1,
+            };
+            let g = descent_kernels::conv::Conv2dGeometry::new(
+                [n, c, x_shape[2], x_shape[3]],
+                [co, c, 3, 3],
+                (1, 1),
+                (padding[0], padding[1]),
+                (1, 1),
+            )
+            .expect("a valid geometry");
+            assert!(
+                descent_kernels::winograd::fuses_relu_max_pool(&g)
+                    || std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"),
+                "{g:?} is not fused"
+            );
+            conv_operands(x_shape, vec![co, c, 3, 3], params, with_bias)
+        })
+        .boxed()
+}
+
 /// Random operands of the given shapes (uniform in [-1, 1], possibly through a non-contiguous
 /// view), and a `[c_out]` bias when `with_bias`.
 fn conv_operands(
@@ -1134,6 +1192,14 @@ proptest! {
     #[test]
     fn gradcheck_conv2d_winograd(c in winograd_case()) {
         let r = c.check();
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    /// `conv2d_relu_max_pool2d` on the shapes it fuses (ReLU's and the pool's kinks are met with
+    /// probability ~0 by uniform operands).
+    #[test]
+    fn gradcheck_conv2d_relu_max_pool2d(c in fused_case()) {
+        let r = c.check_fused();
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }

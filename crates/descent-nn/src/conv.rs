@@ -216,6 +216,16 @@ impl Conv2d {
 
 impl Module for Conv2d {
     fn forward(&self, x: &Var, ctx: &Ctx) -> Result<Var> {
+        let (w, b) = self.operands(x)?;
+        let y = x.try_conv2d(&w, b.as_ref(), self.params)?;
+        ctx.record_layer("Conv2d", &y, self);
+        Ok(y)
+    }
+}
+
+impl Conv2d {
+    /// The weight and bias on `x`'s tape, after checking `x` fits.
+    fn operands(&self, x: &Var) -> Result<(Var, Option<Var>)> {
         let s = x.shape();
         if s.len() != 4 || s[1] != self.in_channels() {
             return Err(Error::ShapeMismatch {
@@ -231,8 +241,18 @@ impl Module for Conv2d {
         let tape = x.tape();
         let w = tape.try_param(&self.weight)?;
         let b = self.bias.as_ref().map(|b| tape.try_param(b)).transpose()?;
-        let y = x.try_conv2d(&w, b.as_ref(), self.params)?;
-        ctx.record_layer("Conv2d", &y, self);
-        Ok(y)
+        Ok((w, b))
+    }
+
+    /// This layer, `ReLU` and `MaxPool2d::new(2)` as one op
+    /// ([`Var::try_conv2d_relu_max_pool2d`]: one pass where the convolution takes the Winograd
+    /// path, the three ops elsewhere; the same bits either way). [`crate::Sequential`] calls it
+    /// for such a run of layers.
+    ///
+    /// # Errors
+    /// As [`Module::forward`] of the three layers.
+    pub(crate) fn forward_relu_max_pool2x2(&self, x: &Var) -> Result<Var> {
+        let (w, b) = self.operands(x)?;
+        x.try_conv2d_relu_max_pool2d(&w, b.as_ref(), self.params)
     }
 }

@@ -97,6 +97,12 @@ impl Ctx {
         }
     }
 
+    /// Whether layers are being recorded for a [`crate::Summary`] (then `Sequential` runs every
+    /// layer on its own, so that each gets its row).
+    pub(crate) fn traces_layers(&self) -> bool {
+        self.trace.is_some()
+    }
+
     /// Called by a layer at the end of its forward with its type name, output and parameter
     /// count, for [`Module::summary`]; does nothing unless the context is [`Ctx::tracing`]. The
     /// built-in layers call it; a custom layer of your own may.

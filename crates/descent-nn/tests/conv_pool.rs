@@ -705,3 +705,71 @@ fn conv_layers_are_send_and_sync_and_keep_no_state() {
     let p: &Param = &conv.weight;
     assert!(p.requires_grad());
 }
+
+/// A `Conv2d, ReLU, MaxPool2d(2)` block; with `nested`, the ReLU inside its own `Sequential`,
+/// which keeps `Sequential` from fusing the three.
+fn block(c_in: usize, nested: bool) -> Sequential {
+    let s = Seeds::new(3);
+    let conv = Conv2d::with_config(
+        c_in,
+        9,
+        [3, 3],
+        Conv2dConfig::default().padding(1),
+        &s.stream("0"),
+    )
+    .unwrap();
+    let m = Sequential::new().push(conv);
+    let m = if nested {
+        m.push(Sequential::new().push(ReLU))
+    } else {
+        m.push(ReLU)
+    };
+    m.push(MaxPool2d::new(2)).push(Flatten)
+}
+
+/// The output, the input's gradient and every parameter's gradient of a training forward, as
+/// bits, and the number of ops on the tape.
+fn block_run(m: &Sequential, x: &Tensor) -> (Vec<Vec<u64>>, usize) {
+    let tape = Tape::new();
+    let xv = tape.var(x);
+    let y = m.forward(&xv, &Ctx::train(0, 0, 0)).unwrap();
+    let ops = tape.len();
+    // Distinct weights, so that each gradient element is distinct.
+    let weights = tape.constant(data(y.shape(), "weights"));
+    let grads = (&y * &weights).sum_all().backward();
+    let bits = |t: &Tensor| t.to_vec_f64().into_iter().map(f64::to_bits).collect();
+    let mut out = vec![bits(y.value()), bits(grads.wrt(&xv).unwrap())];
+    for (_, p) in m.named_params() {
+        out.push(bits(grads.get(p).unwrap()));
+    }
+    (out, ops)
+}
+
+#[test]
+fn sequential_fuses_conv_relu_max_pool_with_the_same_bits() {
+    // 8 input channels: the convolution takes the Winograd path, and the block is one op; odd
+    // sizes drop the pool's last row.
+    let x = data(&[2, 8, 7, 6], "block");
+    let (fused, fused_ops) = block_run(&block(8, false), &x);
+    let (apart, apart_ops) = block_run(&block(8, true), &x);
+    assert_eq!(fused, apart);
+    if std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col") {
+        assert_eq!(fused_ops, apart_ops);
+    } else {
+        assert_eq!(fused_ops + 2, apart_ops, "the three layers are one op");
+    }
+    // 4 input channels: no Winograd path, three ops either way.
+    let x = data(&[2, 4, 7, 6], "block");
+    let (fused, fused_ops) = block_run(&block(4, false), &x);
+    let (apart, apart_ops) = block_run(&block(4, true), &x);
+    assert_eq!((fused, fused_ops), (apart, apart_ops));
+    // The summary still lists the three layers.
+    let rows: Vec<String> = block(8, false)
+        .summary(&[2, 8, 7, 6])
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| r.layer)
+        .collect();
+    assert_eq!(rows, ["Conv2d-1", "ReLU-2", "MaxPool2d-3", "Flatten-4"]);
+}

@@ -9,14 +9,25 @@
 //! summed over the batch; `grad_bias[co]` is `grad_out[:, co]` summed over `n, h, w`. The input
 //! gradient needs the saved weight, the weight gradient the saved input, the bias gradient
 //! neither.
+//!
+//! `conv2d_relu_max_pool2d` is `max_pool2d(relu(conv2d(x, w, b)), 2)` as one op where the
+//! convolution takes the Winograd path (`descent_kernels::winograd::fuses_relu_max_pool`): the
+//! pool's 2x2 windows are the Winograd output tiles, so ReLU and the pool run in the
+//! convolution's output transform and its `oh x ow` output is never written. The values and
+//! gradients are those of the three ops bit for bit. The backward rule expands the pooled
+//! gradient to the conv's output (each window's gradient at its argmax if the pooled value is
+//! positive, zero elsewhere) and runs conv2d's rule; it saves what conv2d's rule saves, the
+//! pooled output and one byte of argmax per window. Elsewhere the op records the three ops.
 
 use crate::dtype::with_dtype;
 use crate::error::{Error, Result, invalid};
+use crate::ops::pool::Pool2dParams;
 use crate::ops::{BackwardRule, GradsIn, Op};
 use crate::panicking::panicking;
 use crate::tensor::Tensor;
 use crate::var::{Recorded, Var};
 use descent_kernels::conv::{self, Conv2dGeometry};
+use descent_kernels::{pool, winograd};
 
 /// Stride, zero padding, dilation (each `[height, width]`) and channel groups of a
 /// [`Tensor::conv2d`], with PyTorch's defaults (1, 0, 1, 1).
@@ -211,6 +222,82 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// `max_pool2d(relu(conv2d(x, weight, bias, params)), 2)`: a convolution, ReLU and 2x2 max
+    /// pooling with stride 2, the block of most CNNs, in one pass where the convolution takes
+    /// the Winograd path (a 3x3 kernel, stride and dilation 1, one group, at least 8 channels on
+    /// each side); elsewhere the three ops. The same values either way, bit for bit.
+    ///
+    /// ```
+    /// use descent_core::{Conv2dParams, Pool2dParams, Tensor};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let x = Tensor::randn([2, 8, 6, 6], &mut rng);
+    /// let w = Tensor::randn([8, 8, 3, 3], &mut rng);
+    /// let p = Conv2dParams::default().padding(1);
+    /// let fused = x.conv2d_relu_max_pool2d(&w, None, p);
+    /// let apart = x.conv2d(&w, None, p).relu().max_pool2d(Pool2dParams::new(2));
+    /// assert_eq!(fused.shape(), &[2, 8, 3, 3]);
+    /// assert_eq!(fused.to_vec_f32(), apart.to_vec_f32());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::try_conv2d`], and if the convolution's output is smaller than 2x2.
+    pub fn try_conv2d_relu_max_pool2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        params: Conv2dParams,
+    ) -> Result<Tensor> {
+        match fused_geometry(self, weight, bias, &params) {
+            Some(g) => Ok(conv2d_relu_max_pool_forward(&g, self, weight, bias).0),
+            None => self
+                .try_conv2d(weight, bias, params)?
+                .relu()
+                .try_max_pool2d(Pool2dParams::new(2)),
+        }
+    }
+}
+
+/// The geometry of a `conv2d_relu_max_pool2d` that runs as one pass, or `None` for the three
+/// ops (which also report any error).
+fn fused_geometry(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    p: &Conv2dParams,
+) -> Option<Conv2dGeometry> {
+    let same_dtype = std::iter::once(w).chain(b).all(|t| t.dtype() == x.dtype());
+    let g = geometry(x, w, b, p).ok()?;
+    (same_dtype && winograd::fuses_relu_max_pool(&g)).then_some(g)
+}
+
+/// The fused kernel on checked operands: the pooled output and each window's argmax.
+fn conv2d_relu_max_pool_forward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> (Tensor, Vec<u8>) {
+    let (x, w, b) = (x.contiguous(), w.contiguous(), b.map(Tensor::contiguous));
+    let shape = [g.n, g.c_out, g.oh / 2, g.ow / 2];
+    let len = shape.iter().product();
+    let mut argmax = vec![0u8; len];
+    let out = with_dtype!(x.dtype(), T => {
+        let mut out = crate::dtype::for_overwrite::<T>(len);
+        winograd::conv2d_relu_max_pool(
+            g,
+            x.contiguous_slice::<T>().expect("contiguous"),
+            w.contiguous_slice::<T>().expect("contiguous"),
+            b.as_ref().map(|b| b.contiguous_slice::<T>().expect("contiguous")),
+            &mut out,
+            &mut argmax,
+        );
+        Tensor::from_parts(out, &shape)
+    });
+    (out, argmax)
+}
+
 /// Runs the kernel on checked operands.
 fn conv2d_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     let (x, w, b) = (x.contiguous(), w.contiguous(), b.map(Tensor::contiguous));
@@ -312,6 +399,88 @@ impl Var {
     }
 }
 
+/// The backward rule of `conv2d_relu_max_pool2d`: the pooled gradient expanded to the conv's
+/// output through the pool's argmax and ReLU's mask
+/// ([`pool::relu_max_pool2x2_backward`]), then conv2d's rule.
+pub(crate) struct Conv2dReluPoolNode {
+    pub(crate) conv: Conv2dNode,
+    /// The op's output: where it is positive, ReLU passed the window's maximum.
+    pub(crate) pooled: Tensor,
+    /// Each window's winning pixel, `0..4` in `(row, column)` order.
+    pub(crate) argmax: Vec<u8>,
+}
+
+impl BackwardRule for Conv2dReluPoolNode {
+    fn saved_bytes(&self) -> usize {
+        self.conv.saved_bytes() + self.pooled.nbytes() + self.argmax.len()
+    }
+
+    fn backward(&self, g: &Tensor, grads: &mut GradsIn) -> Result<()> {
+        let geo = &self.conv.geometry;
+        let g = g.contiguous();
+        let grad_conv = with_dtype!(g.dtype(), T => {
+            // Overwritten by the kernel.
+            let mut dy = crate::dtype::for_overwrite::<T>(geo.n * geo.c_out * geo.p());
+            pool::relu_max_pool2x2_backward(
+                geo.n * geo.c_out,
+                (geo.oh, geo.ow),
+                self.pooled.contiguous_slice::<T>().expect("the op's contiguous output"),
+                &self.argmax,
+                g.contiguous_slice::<T>().expect("contiguous"),
+                &mut dy,
+            );
+            Tensor::from_parts(dy, &[geo.n, geo.c_out, geo.oh, geo.ow])
+        });
+        self.conv.backward(&grad_conv, grads)
+    }
+}
+
+impl Var {
+    /// `max_pool2d(relu(conv2d(x, weight, bias, params)), 2)` as one op where the convolution
+    /// takes the Winograd path, the three ops elsewhere, as [`Tensor::try_conv2d_relu_max_pool2d`];
+    /// the values and the gradients for the input, the weight and the bias are those of the
+    /// three ops bit for bit. `nn::Sequential` uses it for a `Conv2d, ReLU, MaxPool2d(2)` run.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_conv2d_relu_max_pool2d`], or if the operands are on different tapes.
+    #[track_caller]
+    pub fn try_conv2d_relu_max_pool2d(
+        &self,
+        weight: &Var,
+        bias: Option<&Var>,
+        params: Conv2dParams,
+    ) -> Result<Var> {
+        let b = bias.map(Var::value);
+        let Some(geometry) = fused_geometry(self.value(), weight.value(), b, &params) else {
+            return self
+                .try_conv2d(weight, bias, params)?
+                .relu()
+                .try_max_pool2d(Pool2dParams::new(2));
+        };
+        let inputs: &[&Var] = match bias {
+            Some(b) => &[self, weight, b],
+            None => &[self, weight],
+        };
+        Var::record("conv2d_relu_max_pool2d", inputs, || {
+            let (x, w) = (self.value(), weight.value());
+            let (pooled, argmax) = conv2d_relu_max_pool_forward(&geometry, x, w, b);
+            Ok(Recorded {
+                op: Op::Conv2dReluPool(Box::new(Conv2dReluPoolNode {
+                    conv: Conv2dNode {
+                        geometry,
+                        x: weight.requires_grad().then(|| x.contiguous()),
+                        w: self.requires_grad().then(|| w.contiguous()),
+                        has_bias: bias.is_some(),
+                    },
+                    pooled: pooled.clone(),
+                    argmax,
+                })),
+                value: pooled,
+            })
+        })
+    }
+}
+
 panicking! { Tensor, Var:
     /// 2-D convolution with an optional bias; see `try_conv2d`.
     ///
@@ -324,6 +493,13 @@ panicking! { Tensor, Var:
     /// assert_eq!(y.to_vec_f32()[5], 9.0);
     /// ```
     conv2d = try_conv2d(weight: &Self, bias: Option<&Self>, params: Conv2dParams) -> Self;
+    /// `max_pool2d(relu(conv2d(..)), 2)` in one pass where it can; see
+    /// `try_conv2d_relu_max_pool2d`.
+    conv2d_relu_max_pool2d = try_conv2d_relu_max_pool2d(
+        weight: &Self,
+        bias: Option<&Self>,
+        params: Conv2dParams
+    ) -> Self;
 }
 
 #[cfg(test)]
@@ -355,6 +531,56 @@ mod tests {
         let w = Tensor::from_vec(vec![1.0f32, 10.0, 100.0, 1000.0], [2, 2, 1, 1]);
         let y = x.conv2d(&w, None, Conv2dParams::default().groups(2));
         assert_eq!(y.to_vec_f32(), vec![21.0, 4300.0]);
+    }
+
+    /// The fused op against conv2d, relu and max_pool2d recorded apart: values and the three
+    /// gradients bit for bit, on shapes it fuses (odd sizes, padding 0 and 1, with and without a
+    /// bias, f32 and f64) and on one it does not (4 channels: the three ops recorded).
+    #[test]
+    fn conv2d_relu_max_pool2d_matches_the_three_ops_bit_for_bit() {
+        use crate::{DType, Tape};
+        let cases = [
+            ([3, 16, 11, 10], [16, 16, 3, 3], 0, true),
+            ([2, 8, 8, 9], [9, 8, 3, 3], 1, false),
+            ([2, 4, 8, 8], [5, 4, 3, 3], 1, true),
+        ];
+        for (dtype, (xs, ws, pad, bias)) in [DType::F32, DType::F64]
+            .into_iter()
+            .flat_map(|d| cases.iter().map(move |c| (d, *c)))
+        {
+            let params = Conv2dParams::default().padding(pad);
+            let g = geometry(&Tensor::zeros(xs), &Tensor::zeros(ws), None, &params).unwrap();
+            assert_eq!(winograd::fuses_relu_max_pool(&g), xs[1] >= 8, "{xs:?}");
+            let run = |fused: bool| {
+                use rand::SeedableRng;
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+                let tape = Tape::new();
+                let x = tape.var(Tensor::randn(xs, &mut rng).to_dtype(dtype));
+                let w = tape.var(Tensor::randn(ws, &mut rng).to_dtype(dtype));
+                let b = bias.then(|| tape.var(Tensor::randn([ws[0]], &mut rng).to_dtype(dtype)));
+                let y = if fused {
+                    x.conv2d_relu_max_pool2d(&w, b.as_ref(), params)
+                } else {
+                    x.conv2d(&w, b.as_ref(), params)
+                        .relu()
+                        .max_pool2d(Pool2dParams::new(2))
+                };
+                // A weighting that is not all ones, so that each gradient element is distinct.
+                let weights = Tensor::randn(y.shape(), &mut rng).to_dtype(dtype);
+                let grads = (&y * &tape.constant(weights)).sum_all().backward();
+                let mut out = vec![y.value().to_vec_f64()];
+                for v in [Some(&x), Some(&w), b.as_ref()].into_iter().flatten() {
+                    out.push(grads.wrt(v).unwrap().to_vec_f64());
+                }
+                out
+            };
+            let bits = |v: Vec<Vec<f64>>| {
+                v.into_iter()
+                    .map(|v| v.into_iter().map(f64::to_bits).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(run(true)), bits(run(false)), "{dtype:?} {xs:?} {ws:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! - [`linear`]: the fully connected layer `x W^T + b`, the bias fused into the GEMM
 //! - [`softmax`]: the softmax, log_softmax
 //! - [`norm`]: the batch_norm, layer_norm (fused, with their own backward)
-//! - [`conv`]: the conv2d
+//! - [`conv`]: the conv2d, conv2d_relu_max_pool2d (fused where the Winograd path serves it)
 //! - [`pool`]: the max_pool2d, avg_pool2d
 //! - [`join`]: the concat, stack, split
 //! - [`index`]: the index_select, gather, scatter_add (integer indices)
@@ -186,6 +186,7 @@ op_families! {
     BatchNorm(Box<norm::BatchNormNode>),
     LayerNorm(Box<norm::LayerNormNode>),
     Conv2d(Box<conv::Conv2dNode>),
+    Conv2dReluPool(Box<conv::Conv2dReluPoolNode>),
     Pool2d(Box<pool::Pool2dNode>),
     Concat(join::ConcatNode),
     Index(index::IndexNode),
