@@ -69,6 +69,23 @@ pub trait Float:
     fn is_nan(self) -> bool;
     /// Whether the value is neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// The largest finite value.
+    const MAX: Self;
+    /// Whether any value of `xs` is subnormal (nonzero, below [`Float::MIN_POSITIVE`] in
+    /// magnitude). Integer compares on the bits, so the scan itself does no subnormal arithmetic
+    /// and vectorizes.
+    fn any_subnormal(xs: &[Self]) -> bool;
+    /// `self * 2^s` (`MANTISSA_DIGITS <= s < 128`) in integer arithmetic on the bits: exact,
+    /// with no subnormal arithmetic (which costs a microcode assist) for a subnormal `self`, and
+    /// an infinity where the multiplication overflows. Infinities, NaN and zeros come back
+    /// unchanged.
+    fn mul_pow2_up(self, s: u32) -> Self;
+    /// `self * 2^-s` (`MANTISSA_DIGITS <= s < 128`) rounded to nearest (ties to even) as the
+    /// multiplication would be: the same bits, without the microcode assist a subnormal result
+    /// costs the multiplication (a normal result is the exponent field lowered by `s`; a
+    /// subnormal one an integer rounding of a normal product). Infinities, NaN and zeros come
+    /// back unchanged; a subnormal `self` costs the assist once.
+    fn mul_pow2_down(self, s: u32) -> Self;
     /// `C <- alpha A B + beta C` through `matrixmultiply` (`sgemm` or `dgemm`), or for `f32` on
     /// CPUs with AVX-512 through descent's own `sgemm`.
     ///
@@ -118,7 +135,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $gemm:path, $tanh:path) => {
+    ($t:ty, $bits:ty, $gemm:path, $tanh:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -126,6 +143,73 @@ macro_rules! impl_float {
             const INFINITY: Self = <$t>::INFINITY;
             const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             const BYTES: usize = std::mem::size_of::<$t>();
+            const MAX: Self = <$t>::MAX;
+            #[inline(always)]
+            fn mul_pow2_up(self, s: u32) -> Self {
+                const MB: u32 = <$t>::MANTISSA_DIGITS - 1;
+                const EXP_MAX: $bits = (1 << (<$bits>::BITS - 1 - MB)) - 1;
+                const BIAS: i32 = <$t>::MAX_EXP - 1;
+                let b = self.to_bits();
+                let e = (b >> MB) & EXP_MAX;
+                // A subnormal or zero: its mantissa, an integer below 2^MB (made a float
+                // exactly as (2^MB + m) - 2^MB, from the bits), times 2^(1 - BIAS - MB + s), a
+                // normal power of two for MANTISSA_DIGITS <= s < 128.
+                let magic = <$t>::from_bits(((MB as i32 + BIAS) as $bits) << MB);
+                let m = <$t>::from_bits(magic.to_bits() | (b & ((1 << MB) - 1))) - magic;
+                let p =
+                    <$t>::from_bits((((1 - BIAS - MB as i32 + s as i32) + BIAS) as $bits) << MB);
+                let low = (m * p).copysign(self);
+                let normal = <$t>::from_bits(b.wrapping_add((s as $bits) << MB));
+                if e == 0 {
+                    low
+                } else if e == EXP_MAX {
+                    self
+                } else if e + s as $bits >= EXP_MAX {
+                    <$t>::INFINITY.copysign(self)
+                } else {
+                    normal
+                }
+            }
+            #[inline(always)]
+            fn mul_pow2_down(self, s: u32) -> Self {
+                const MB: u32 = <$t>::MANTISSA_DIGITS - 1;
+                const EXP_MAX: $bits = (1 << (<$bits>::BITS - 1 - MB)) - 1;
+                // The smallest subnormal is 2^-TINY.
+                const TINY: i32 = <$t>::MAX_EXP - 3 + <$t>::MANTISSA_DIGITS as i32;
+                let b = self.to_bits();
+                let e = (b >> MB) & EXP_MAX;
+                // A normal result: the exponent field lowered by s.
+                let normal = <$t>::from_bits(b.wrapping_sub((s as $bits) << MB));
+                // A subnormal result is q 2^-TINY with q = |self| 2^(TINY - s) rounded half to
+                // even: a multiplication by a normal power of two (exact: self is normal or zero
+                // on this branch), below 2^MB as e <= s; adding 2^MB rounds it to an integer (the
+                // sum's unit in the last place is 1), which then sits in the sum's low bits.
+                let sign = b & !(<$bits>::MAX >> 1);
+                let p = <$t>::from_bits(((TINY - s as i32 + <$t>::MAX_EXP - 1) as $bits) << MB);
+                let magic = <$t>::from_bits(((MB as i32 + <$t>::MAX_EXP - 1) as $bits) << MB);
+                let q = (self.abs() * p + magic)
+                    .to_bits()
+                    .wrapping_sub(magic.to_bits());
+                let low = <$t>::from_bits(sign | q);
+                if e == EXP_MAX {
+                    self
+                } else if e > s as $bits {
+                    normal
+                } else {
+                    low
+                }
+            }
+            #[inline(always)]
+            fn any_subnormal(xs: &[Self]) -> bool {
+                // Subnormal bit patterns of |x| are 1..=MANTISSA; `b - 1` wraps zero to the top.
+                // A minimum, not an `any`: it vectorizes (AVX2's `vpminud`).
+                const ABS: $bits = <$bits>::MAX >> 1;
+                const MANTISSA: $bits = (1 << (<$t>::MANTISSA_DIGITS - 1)) - 1;
+                let low = xs.iter().fold(<$bits>::MAX, |low, v| {
+                    low.min((v.to_bits() & ABS).wrapping_sub(1))
+                });
+                low < MANTISSA
+            }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
                 v as $t
@@ -197,10 +281,10 @@ macro_rules! impl_float {
     };
 }
 #[cfg(target_arch = "x86_64")]
-impl_float!(f32, crate::sgemm::sgemm_raw, tanh_f32);
+impl_float!(f32, u32, crate::sgemm::sgemm_raw, tanh_f32);
 #[cfg(not(target_arch = "x86_64"))]
-impl_float!(f32, matrixmultiply::sgemm, tanh_f32);
-impl_float!(f64, matrixmultiply::dgemm, f64::tanh);
+impl_float!(f32, u32, matrixmultiply::sgemm, tanh_f32);
+impl_float!(f64, u64, matrixmultiply::dgemm, f64::tanh);
 
 /// `e^x` for `f32` in straight-line arithmetic (no libm call), so loops over it vectorize:
 /// Cephes `expf`. `x = n ln 2 + r` with `|r| <= ln 2 / 2` (ln 2 split in two parts for an exact

@@ -1,5 +1,5 @@
 //! Leaks: training the digits MLP keeps its resident memory (`VmRSS` of `/proc/self/status`)
-//! flat after a warm-up. CI runs 2,000 steps; `DESCENT_LEAK_STEPS=10000` runs the long version
+//! flat after a warm-up. CI runs 2,500 steps; `DESCENT_LEAK_STEPS=10000` runs the long version
 //! whose curve is in docs/RELIABILITY.md. One test in this binary, so no other test's memory
 //! shows in the figures.
 
@@ -20,7 +20,7 @@ fn training_the_mlp_keeps_resident_memory_flat() {
     let steps: u64 = std::env::var("DESCENT_LEAK_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(2500);
     let Some(start) = rss_kib() else {
         println!("no /proc/self/status here: nothing measured");
         return;
@@ -66,10 +66,15 @@ fn training_the_mlp_keeps_resident_memory_flat() {
     for (s, kib) in &curve {
         println!("{s:>5}  {kib}");
     }
-    // After the warm-up (the first 500 steps: the allocator's pools, rayon's threads), growth
-    // stays under 1 MiB: a leak of one 8-byte allocation per step would already show at 10,000
-    // steps, one of a batch's activations (32 KiB) within 40 steps.
-    let warm = curve.iter().find(|(s, _)| *s >= 500).map_or(start, |c| c.1);
+    // After the warm-up (the first 1,000 steps: the allocator's pools, rayon's threads; on a
+    // loaded machine a worker thread can first take part after step 500, and its buffers then
+    // add ~1.4 MiB once, seen while the whole suite ran), growth stays under 1 MiB: a leak of
+    // one 8-byte allocation per step would already show at 10,000 steps, one of a batch's
+    // activations (32 KiB) within 40 steps.
+    let warm = curve
+        .iter()
+        .find(|(s, _)| *s >= 1000)
+        .map_or(start, |c| c.1);
     let end = curve.last().unwrap().1;
     let peak = curve.iter().map(|c| c.1).max().unwrap();
     assert!(

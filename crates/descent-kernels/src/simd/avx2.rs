@@ -189,6 +189,30 @@ pub(crate) fn winograd_output_relu_pool_avx2<T: Float>(
 }
 
 #[target_feature(enable = "avx2,fma")]
+fn any_subnormal_target<T: Float>(x: &[T]) -> bool {
+    T::any_subnormal(x)
+}
+
+/// The AVX2 variant of the subnormal scan.
+pub(crate) fn any_subnormal_avx2<T: Float>(x: &[T]) -> bool {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { any_subnormal_target(x) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn mul_pow2_down_target<T: Float>(x: &mut [T], s: u32) {
+    crate::matmul::mul_pow2_down_body(x, s)
+}
+
+/// The AVX2 variant of the exact scaling by `2^-s` on the bits.
+pub(crate) fn mul_pow2_down_avx2<T: Float>(x: &mut [T], s: u32) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { mul_pow2_down_target(x, s) }
+}
+
+#[target_feature(enable = "avx2,fma")]
 fn winograd_output_grad_target<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
     crate::winograd::transform_output_grad_body(t, planes, dy, yh)
 }
