@@ -1187,8 +1187,8 @@ proptest! {
     // An eighth of the cases of the others: each case checks ~2,600 weights by finite differences.
     #![proptest_config(ProptestConfig { cases: (cases() / 8).max(1), ..config() })]
 
-    /// 3x3, stride 1, 16-17 channels on each side: the shapes `conv2d` and its weight gradient
-    /// compute by Winograd's F(2x2, 3x3) (the input gradient by im2col).
+    /// 3x3, stride 1, 16-17 channels on each side: the shapes `conv2d` and both its gradients
+    /// compute by Winograd's F(2x2, 3x3).
     #[test]
     fn gradcheck_conv2d_winograd(c in winograd_case()) {
         let r = c.check();

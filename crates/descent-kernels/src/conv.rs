@@ -8,8 +8,8 @@
 //! reading zeros outside the input (`bias[co] = 0` without a bias). All buffers are contiguous
 //! row-major. Each group is one im2col and one GEMM per sample; `groups = c_in = c_out` is a
 //! depthwise convolution. Ungrouped 3x3 convolutions with stride and dilation 1 compute the
-//! forward product (from 8 channels on each side) and the weight gradient (from 16) by
-//! Winograd's F(2x2, 3x3) instead ([`crate::winograd`]; the same contract, to rounding).
+//! forward product (from 8 channels on each side) and both gradients (from 16) by Winograd's
+//! F(2x2, 3x3) instead ([`crate::winograd`]; the same contract, to rounding).
 
 use crate::float::Float;
 use crate::matmul::{MatRef, gemm_with};
@@ -191,6 +191,25 @@ impl Conv2dGeometry {
         if let Some(b) = bias {
             assert_eq!(b.len(), self.c_out, "conv2d: bias length");
         }
+    }
+
+    /// Asserts the slice lengths of an input gradient.
+    pub(crate) fn check_input_grad<T>(&self, weight: &[T], grad_out: &[T], grad_in: &[T]) {
+        assert_eq!(
+            weight.len(),
+            self.c_out * self.k(),
+            "conv2d_backward_input: weight length"
+        );
+        assert_eq!(
+            grad_out.len(),
+            self.n * self.c_out * self.p(),
+            "conv2d_backward_input: grad_out length"
+        );
+        assert_eq!(
+            grad_in.len(),
+            self.n * self.c_in * self.h * self.w,
+            "conv2d_backward_input: grad_in length"
+        );
     }
 
     /// Asserts the slice lengths of a weight gradient.
@@ -520,21 +539,10 @@ pub fn conv2d_backward_input<T: Float>(
     grad_out: &[T],
     grad_in: &mut [T],
 ) {
-    assert_eq!(
-        weight.len(),
-        g.c_out * g.k(),
-        "conv2d_backward_input: weight length"
-    );
-    assert_eq!(
-        grad_out.len(),
-        g.n * g.c_out * g.p(),
-        "conv2d_backward_input: grad_out length"
-    );
-    assert_eq!(
-        grad_in.len(),
-        g.n * g.c_in * g.h * g.w,
-        "conv2d_backward_input: grad_in length"
-    );
+    g.check_input_grad(weight, grad_out, grad_in);
+    if crate::winograd::used_for_input_grad(g) {
+        return crate::winograd::conv2d_backward_input(g, weight, grad_out, grad_in);
+    }
     let sample_in = g.c_in * g.h * g.w;
     if sample_in == 0 {
         return;
@@ -579,6 +587,29 @@ pub fn conv2d_backward_input<T: Float>(
         }
     };
     crate::parallel::for_each_chunk_mut(grad_in, sample_in, parallel, one);
+}
+
+/// Both gradients of [`conv2d`]: as [`conv2d_backward_input`] and [`conv2d_backward_weight`]
+/// (the same bits), in one pass over the samples where both take the Winograd path (each
+/// sample's output-gradient transform is then shared).
+///
+/// # Panics
+/// If a slice length does not match the geometry.
+pub fn conv2d_backward_input_weight<T: Float>(
+    g: &Conv2dGeometry,
+    input: &[T],
+    weight: &[T],
+    grad_out: &[T],
+    grad_in: &mut [T],
+    grad_w: &mut [T],
+) {
+    if crate::winograd::used_for_input_grad(g) && crate::winograd::used_for_weight_grad(g) {
+        return crate::winograd::conv2d_backward_input_weight(
+            g, input, weight, grad_out, grad_in, grad_w,
+        );
+    }
+    conv2d_backward_input(g, weight, grad_out, grad_in);
+    conv2d_backward_weight(g, input, grad_out, grad_w);
 }
 
 /// The gradient of [`conv2d`] with respect to its weight: for each group,

@@ -12,9 +12,10 @@
 //! `xi` of the 4x4 transformed tiles are independent, so the sum over input channels is one GEMM
 //! per position: `M_xi (c_out x T) = U_xi (c_out x c_in) V_xi (c_in x T)` over the `T` tiles of a
 //! sample. The weight gradient is `G^T [ sum_tiles (A dY A^T) ⊙ (B^T d B) ] G`, one GEMM per
-//! position with the tiles as `k`. The input gradient stays on im2col + GEMM: as the same
-//! algorithm on the output gradient (padded by 2, the weight turned by 180 degrees) it measured
-//! slower (docs/PERFORMANCE.md, "Winograd F(2x2, 3x3)").
+//! position with the tiles as `k`. The input gradient is the backward of the forward algorithm:
+//! `dV_xi = U_xi^T (A dY A^T)_xi`, then `B dV B^T` added back over the overlapping input
+//! patches (the adjoint of the input transform); computed with the weight gradient, each
+//! sample's `A dY A^T` serves both (alone it measured a tie with im2col; docs/PERFORMANCE.md).
 //!
 //! The transforms add and subtract only (and halve, in `G`), so results differ from im2col's by
 //! rounding alone: a few units in the last place of the largest terms. The batch is cut the way
@@ -278,6 +279,87 @@ fn tile_outputs<T: Float>(mm: [&[T]; XI], ybuf: &mut [T], count: usize) {
     }
 }
 
+/// The adjoint of [`transform_input_body`]: `dX`, the gradient of `input` (`planes x h x w`,
+/// overwritten), from `dV`, the gradient of every tile's `B^T d B` (`dv[xi * planes * count +
+/// plane * count + slot]`, zero in the slot past each tile row's edge).
+///
+/// Per plane, the forward's steps in reverse: `B` over the columns of each transformed row `q`
+/// (the tile in slot `k` sends `dd0, dd1, dd2, dd3` to columns `e[k], o[k], e[k + 1], o[k + 1]`,
+/// so `e[k] = dd0[k] + dd2[k - 1]`, `o[k] = dd1[k] + dd3[k - 1]`), the even and odd columns
+/// interleaved back into rows `2 tp` wide, `B` over the four rows of each tile row added into the
+/// padded plane (tile rows overlap by two rows), and the padding cut off.
+#[inline(always)]
+pub(crate) fn transform_input_grad_body<T: Float>(
+    t: &Tiles,
+    planes: usize,
+    dv: &[T],
+    dx: &mut [T],
+) {
+    let (count, tp) = (t.count(), t.tp());
+    let wide = 2 * tp;
+    let hp = 2 * t.th + 2;
+    let mut padded = vec![T::ZERO; hp * wide];
+    let mut tr = vec![T::ZERO; 4 * t.th * wide];
+    // dd0..dd3 of every slot (count + 1 each: a zero slot before the first, so that k - 1 is
+    // in range), and the even and odd columns.
+    let mut dd = vec![T::ZERO; 4 * (count + 1)];
+    let mut eo = vec![T::ZERO; 2 * count];
+    for (c, dx_c) in dx.chunks_mut(t.h * t.w).enumerate().take(planes) {
+        let src = xi_rows(dv, planes, c, count);
+        for q in 0..4 {
+            let [d0, d1, d2, d3] = [0, 1, 2, 3].map(|j| src[q * 4 + j]);
+            {
+                let [a0, a1, a2, a3] = rows::<T, 4>(&mut dd, count + 1);
+                // Slot k is at k + 1; index 0 stays zero.
+                zip2(&mut a0[1..], d0, d0, |v, _| v);
+                for (((o, &v1), &v2), &v3) in a1[1..].iter_mut().zip(d1).zip(d2).zip(d3) {
+                    *o = (v1 - v2) + v3;
+                }
+                for (((o, &v0), &v1), &v2) in a2[1..].iter_mut().zip(d0).zip(d1).zip(d2) {
+                    *o = (v1 + v2) - v0;
+                }
+                zip2(&mut a3[1..], d3, d3, |v, _| T::ZERO - v);
+            }
+            let (a0, rest) = dd.split_at(count + 1);
+            let (a1, rest) = rest.split_at(count + 1);
+            let (a2, a3) = rest.split_at(count + 1);
+            let (e, o) = eo.split_at_mut(count);
+            // e[k] = dd0[k] + dd2[k - 1], o[k] = dd1[k] + dd3[k - 1].
+            zip2(e, &a0[1..], &a2[..count], |x, y| x + y);
+            zip2(o, &a1[1..], &a3[..count], |x, y| x + y);
+            let row = &mut tr[q * t.th * wide..(q + 1) * t.th * wide];
+            for ((p, &ev), &ov) in row.chunks_exact_mut(2).zip(&*e).zip(&*o) {
+                p[0] = ev;
+                p[1] = ov;
+            }
+        }
+        // B over the rows: padded rows 2 ty + (0, 1, 2, 3) get (t0, t1 - t2 + t3, t1 + t2 - t0,
+        // -t3) of tile row ty.
+        padded.iter_mut().for_each(|v| *v = T::ZERO);
+        for ty in 0..t.th {
+            let r = |q: usize| &tr[q * t.th * wide + ty * wide..][..wide];
+            let (t0, t1, t2, t3) = (r(0), r(1), r(2), r(3));
+            let rows4 = &mut padded[2 * ty * wide..(2 * ty + 4) * wide];
+            let [p0, p1, p2, p3] = rows::<T, 4>(rows4, wide);
+            for (p, &v) in p0.iter_mut().zip(t0) {
+                *p += v;
+            }
+            for (((p, &v1), &v2), &v3) in p1.iter_mut().zip(t1).zip(t2).zip(t3) {
+                *p += (v1 - v2) + v3;
+            }
+            for (((p, &v0), &v1), &v2) in p2.iter_mut().zip(t0).zip(t1).zip(t2) {
+                *p += (v1 + v2) - v0;
+            }
+            for (p, &v) in p3.iter_mut().zip(t3) {
+                *p -= v;
+            }
+        }
+        for (y, row) in dx_c.chunks_exact_mut(t.w).enumerate() {
+            row.copy_from_slice(&padded[(y + t.pad.0) * wide + t.pad.1..][..t.w]);
+        }
+    }
+}
+
 /// `Y = A^T M A (+ bias)` for every tile of every plane: `m[xi * planes * count + plane * count
 /// + slot]` into `out` (`planes x oh x ow`), the tiles' pixels past the output's edge dropped.
 #[inline(always)]
@@ -470,6 +552,14 @@ fn transform_output_relu_pool<T: Float>(
     }
 }
 
+/// [`transform_input_grad_body`] on the best instruction set this CPU has.
+fn transform_input_grad<T: Float>(t: &Tiles, planes: usize, dv: &[T], dx: &mut [T]) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::winograd_input_grad_avx2(t, planes, dv, dx),
+        crate::Isa::Fallback => transform_input_grad_body(t, planes, dv, dx),
+    }
+}
+
 /// [`transform_output_grad_body`] on the best instruction set this CPU has.
 fn transform_output_grad<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
     match crate::isa() {
@@ -632,48 +722,184 @@ pub fn conv2d_backward_weight<T: Float>(
         "winograd::conv2d_backward_weight: unsupported geometry {g:?}"
     );
     g.check_weight_grad(input, grad_out, grad_w);
-    grad_w.iter_mut().for_each(|v| *v = T::ZERO);
-    if grad_w.is_empty() || g.n == 0 || g.p() == 0 {
-        return;
-    }
+    backward(g, Some((input, grad_w)), None, grad_out);
+}
+
+/// Whether [`crate::conv::conv2d_backward_input`] takes this path: as
+/// [`used_for_weight_grad`] (the same channel cut-off: below it the output-gradient transform
+/// costs more than the GEMMs save).
+pub fn used_for_input_grad(g: &Conv2dGeometry) -> bool {
+    used_for_weight_grad(g)
+}
+
+/// The input gradient (the contract of [`crate::conv::conv2d_backward_input`]) by F(2x2, 3x3),
+/// the backward of the forward algorithm: per sample, the output-gradient tiles `A dY A^T`, one
+/// GEMM per position `dV_xi = U_xi^T (A dY A^T)_xi`, and the adjoint of the input transform adds
+/// `B dV B^T` back over the overlapping 4x4 patches. `grad_in` is overwritten.
+///
+/// # Panics
+/// If `!supports(g)` or a slice length does not match the geometry.
+pub fn conv2d_backward_input<T: Float>(
+    g: &Conv2dGeometry,
+    weight: &[T],
+    grad_out: &[T],
+    grad_in: &mut [T],
+) {
+    assert!(
+        supports(g),
+        "winograd::conv2d_backward_input: unsupported geometry {g:?}"
+    );
+    g.check_input_grad(weight, grad_out, grad_in);
+    backward(g, None, Some((weight, grad_in)), grad_out);
+}
+
+/// Both gradients of a convolution in one pass over the samples, each sample's output-gradient
+/// transform shared by the two: the same bits as [`conv2d_backward_input`] and
+/// [`conv2d_backward_weight`] called apart.
+///
+/// # Panics
+/// If `!supports(g)` or a slice length does not match the geometry.
+pub fn conv2d_backward_input_weight<T: Float>(
+    g: &Conv2dGeometry,
+    input: &[T],
+    weight: &[T],
+    grad_out: &[T],
+    grad_in: &mut [T],
+    grad_w: &mut [T],
+) {
+    assert!(
+        supports(g),
+        "winograd::conv2d_backward_input_weight: unsupported geometry {g:?}"
+    );
+    g.check_weight_grad(input, grad_out, grad_w);
+    g.check_input_grad(weight, grad_out, grad_in);
+    backward(g, Some((input, grad_w)), Some((weight, grad_in)), grad_out);
+}
+
+/// The backward pass over the batch's fixed runs of samples: the weight gradient from
+/// `(input, grad_w)`, the input gradient from `(weight, grad_in)`, either or both.
+#[allow(clippy::type_complexity)]
+fn backward<T: Float>(
+    g: &Conv2dGeometry,
+    wgrad: Option<(&[T], &mut [T])>,
+    igrad: Option<(&[T], &mut [T])>,
+    grad_out: &[T],
+) {
     let t = Tiles::new(g.h, g.w, g.padding);
     let count = t.count();
     let (c_in, c_out) = (g.c_in, g.c_out);
     let (sample_in, sample_out) = (c_in * g.h * g.w, c_out * g.p());
-    let parts = g.n.min(WEIGHT_GRAD_PARTS);
+    let parts = g.n.clamp(1, WEIGHT_GRAD_PARTS);
+    let cut = |part: usize| part * g.n / parts;
     let block = XI * c_out * c_in;
-    let run = |(part, du): (usize, &mut [T])| {
-        // Both overwritten by their transforms.
-        let mut v = Buffer::<T>::for_overwrite(XI * c_in * count);
+    let (input, grad_w) = match wgrad {
+        Some((x, gw)) => {
+            gw.iter_mut().for_each(|v| *v = T::ZERO);
+            (Some(x), (!gw.is_empty()).then_some(gw))
+        }
+        None => (None, None),
+    };
+    let (ut, grad_in) = match igrad {
+        Some((w, gi)) => {
+            // U_xi^T: `16 x c_in x c_out`.
+            let mut ut = Buffer::<T>::for_overwrite(XI * c_in * c_out); // Every value written.
+            transform_weight(
+                c_in,
+                c_out,
+                |ci, co, i, j| w[(co * c_in + ci) * 9 + i * 3 + j],
+                &mut ut,
+            );
+            (Some(ut), Some(gi))
+        }
+        None => (None, None),
+    };
+    if g.n == 0 || g.p() == 0 {
+        if let Some(gi) = grad_in {
+            gi.iter_mut().for_each(|v| *v = T::ZERO);
+        }
+        return;
+    }
+    let grad_w = grad_w.filter(|_| input.is_some());
+    let mut partials = grad_w.as_ref().map(|_| Buffer::<T>::zeroed(parts * block));
+    // One task per run: its partial dU and its samples' rows of grad_in.
+    let mut tasks: Vec<(usize, Option<&mut [T]>, Option<&mut [T]>)> = Vec::with_capacity(parts);
+    {
+        let mut du_rest = partials.as_deref_mut();
+        let mut dx_rest = grad_in;
+        for part in 0..parts {
+            let du = du_rest.take().map(|d| {
+                let (head, tail) = d.split_at_mut(block);
+                du_rest = Some(tail);
+                head
+            });
+            let samples = cut(part + 1) - cut(part);
+            let dx = dx_rest.take().map(|d| {
+                let (head, tail) = d.split_at_mut(samples * sample_in);
+                dx_rest = Some(tail);
+                head
+            });
+            tasks.push((part, du, dx));
+        }
+    }
+    let run = |(part, mut du, mut dx): (usize, Option<&mut [T]>, Option<&mut [T]>)| {
+        // All overwritten by their transforms or GEMMs before being read.
+        let mut v = du
+            .as_ref()
+            .map(|_| Buffer::<T>::for_overwrite(XI * c_in * count));
         let mut yh = Buffer::<T>::for_overwrite(XI * c_out * count);
-        for s in part * g.n / parts..(part + 1) * g.n / parts {
-            transform_input(&t, c_in, &input[s * sample_in..(s + 1) * sample_in], &mut v);
+        let mut dv = dx
+            .as_ref()
+            .map(|_| Buffer::<T>::for_overwrite(XI * c_in * count));
+        for (i, s) in (cut(part)..cut(part + 1)).enumerate() {
             let dy = &grad_out[s * sample_out..(s + 1) * sample_out];
             transform_output_grad(&t, c_out, dy, &mut yh);
-            for (xi, du_xi) in du.chunks_mut(c_out * c_in).enumerate() {
-                let a = MatRef {
-                    data: &yh,
-                    offset: xi * c_out * count,
-                    rs: count,
-                    cs: 1,
-                };
-                let b = MatRef {
-                    data: &v,
-                    offset: xi * c_in * count,
-                    rs: 1,
-                    cs: count,
-                };
-                gemm_with(c_out, count, c_in, a, b, true, false, du_xi);
+            if let (Some(du), Some(v), Some(x)) = (du.as_deref_mut(), v.as_deref_mut(), input) {
+                transform_input(&t, c_in, &x[s * sample_in..(s + 1) * sample_in], v);
+                for (xi, du_xi) in du.chunks_mut(c_out * c_in).enumerate() {
+                    let a = MatRef {
+                        data: &yh,
+                        offset: xi * c_out * count,
+                        rs: count,
+                        cs: 1,
+                    };
+                    let b = MatRef {
+                        data: v,
+                        offset: xi * c_in * count,
+                        rs: 1,
+                        cs: count,
+                    };
+                    gemm_with(c_out, count, c_in, a, b, true, false, du_xi);
+                }
+            }
+            if let (Some(dx), Some(dv), Some(ut)) = (dx.as_deref_mut(), dv.as_deref_mut(), &ut) {
+                for (xi, dv_xi) in dv.chunks_mut(c_in * count).enumerate() {
+                    let a = MatRef {
+                        data: ut,
+                        offset: xi * c_in * c_out,
+                        rs: c_out,
+                        cs: 1,
+                    };
+                    let b = MatRef {
+                        data: &yh,
+                        offset: xi * c_out * count,
+                        rs: count,
+                        cs: 1,
+                    };
+                    gemm_with(c_in, c_out, count, a, b, false, false, dv_xi);
+                }
+                transform_input_grad(&t, c_in, dv, &mut dx[i * sample_in..(i + 1) * sample_in]);
             }
         }
     };
-    let mut partials = Buffer::<T>::zeroed(parts * block);
-    crate::parallel::for_each_chunk_mut(
-        &mut partials,
-        block,
-        parts > 1 && rayon::current_num_threads() > 1,
-        run,
-    );
+    if parts > 1 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        tasks.into_par_iter().for_each(run);
+    } else {
+        tasks.into_iter().for_each(run);
+    }
+    let (Some(grad_w), Some(partials)) = (grad_w, partials.as_mut()) else {
+        return;
+    };
     let (first, rest) = partials.split_at_mut(block);
     for part in rest.chunks(block) {
         for (d, &p) in first.iter_mut().zip(part) {

@@ -42,6 +42,35 @@ fn grad_weight_reference<T: Float>(g: &Conv2dGeometry, x: &[T], go: &[T]) -> Vec
     gw
 }
 
+/// `grad_in[n, ci, y, x] = sum_{co, i, j} grad_out[n, co, y + p - i, x + p - j] w[co, ci, i, j]`
+/// over the output positions that exist, in `f64`.
+fn grad_input_reference<T: Float>(g: &Conv2dGeometry, w: &[T], go: &[T]) -> Vec<f64> {
+    let mut gi = vec![0.0; g.n * g.c_in * g.h * g.w];
+    for n in 0..g.n {
+        for co in 0..g.c_out {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let d = go[((n * g.c_out + co) * g.oh + oy) * g.ow + ox].to_f64();
+                    for ci in 0..g.c_in {
+                        for i in 0..3 {
+                            for j in 0..3 {
+                                let y = (oy + i) as isize - g.padding.0 as isize;
+                                let xx = (ox + j) as isize - g.padding.1 as isize;
+                                if y < 0 || xx < 0 || y >= g.h as isize || xx >= g.w as isize {
+                                    continue;
+                                }
+                                gi[((n * g.c_in + ci) * g.h + y as usize) * g.w + xx as usize] +=
+                                    w[((co * g.c_in + ci) * 3 + i) * 3 + j].to_f64() * d;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    gi
+}
+
 /// A random geometry the Winograd path supports: 3x3, stride 1, padding 0-3 per axis.
 fn random_geometry(r: &mut impl Rng) -> Option<Conv2dGeometry> {
     let padding = (r.random_range(0..=3), r.random_range(0..=3));
@@ -81,6 +110,25 @@ fn matches_reference<T: Float>(seed: u64) {
         winograd::conv2d_backward_weight(&g, &x, &go, &mut gw);
         let err = rel_err(&gw, &grad_weight_reference(&g, &x, &go));
         assert!(err < tol, "weight gradient {what}: relative error {err}");
+
+        let mut gi = vec![T::from_f64(f64::NAN); x.len()];
+        winograd::conv2d_backward_input(&g, &w, &go, &mut gi);
+        let err = rel_err(&gi, &grad_input_reference(&g, &w, &go));
+        assert!(err < tol, "input gradient {what}: relative error {err}");
+        // Both at once: the same bits as apart.
+        let (mut gi2, mut gw2) = (vec![T::from_f64(f64::NAN); x.len()], vec![T::ZERO; w.len()]);
+        winograd::conv2d_backward_input_weight(&g, &x, &w, &go, &mut gi2, &mut gw2);
+        let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&gi2),
+            bits(&gi),
+            "input gradient, both at once, {what}"
+        );
+        assert_eq!(
+            bits(&gw2),
+            bits(&gw),
+            "weight gradient, both at once, {what}"
+        );
         checked += 1;
     }
     assert!(checked > 100, "too few valid geometries: {checked}");
@@ -92,7 +140,7 @@ fn winograd_matches_the_naive_loops() {
     matches_reference::<f64>(92);
 }
 
-/// The weight-gradient reference above is the contract: check it once against `conv`'s im2col
+/// The gradient references above are the contract: check them once against `conv`'s im2col
 /// path (which has its own tests), on a shape below the Winograd cut-off.
 #[test]
 fn gradient_reference_matches_the_im2col_path() {
@@ -105,11 +153,15 @@ fn gradient_reference_matches_the_im2col_path() {
     let mut gw = vec![0.0; w.len()];
     conv::conv2d_backward_weight(&g, &x, &go, &mut gw);
     assert!(rel_err(&gw, &grad_weight_reference(&g, &x, &go)) < 1e-14);
+    assert!(!winograd::used_for_input_grad(&g));
+    let mut gi = vec![0.0; x.len()];
+    conv::conv2d_backward_input(&g, &w, &go, &mut gi);
+    assert!(rel_err(&gi, &grad_input_reference(&g, &w, &go)) < 1e-14);
 }
 
-/// From `MIN_CHANNELS_WEIGHT_GRAD` channels on, `conv` takes this path for both the forward
-/// product and the weight gradient; the results match the references and do not depend on the
-/// thread count.
+/// From `MIN_CHANNELS_WEIGHT_GRAD` channels on, `conv` takes this path for the forward product
+/// and both gradients (also computed at once); the results match the references and do not
+/// depend on the thread count.
 /// The cut-offs: 8 channels a side for the forward product, 16 for the weight gradient.
 #[test]
 fn cut_offs() {
@@ -133,6 +185,7 @@ fn conv_dispatches_here_and_is_thread_count_invariant() {
         eprintln!("DESCENT_CONV=im2col: the dispatch is off, checking the results only");
     } else {
         assert!(winograd::used_for_forward(&g) && winograd::used_for_weight_grad(&g));
+        assert!(winograd::used_for_input_grad(&g));
     }
     let mut r = rng(94);
     let x: Vec<f32> = uniform(&mut r, g.n * g.c_in * g.h * g.w, -1.0, 1.0);
@@ -149,10 +202,28 @@ fn conv_dispatches_here_and_is_thread_count_invariant() {
         conv::conv2d_backward_weight(&g, &x, &go, &mut gw);
         gw
     };
+    let bwd_x = || {
+        let mut gi = vec![0.0f32; x.len()];
+        conv::conv2d_backward_input(&g, &w, &go, &mut gi);
+        gi
+    };
+    let both = || {
+        let (mut gi, mut gw) = (vec![0.0f32; x.len()], vec![0.0f32; w.len()]);
+        conv::conv2d_backward_input_weight(&g, &x, &w, &go, &mut gi, &mut gw);
+        [gi, gw].concat()
+    };
     assert!(rel_err(&fwd(), &conv2d_reference(&g, &x, &w, Some(&b))) < 5e-6);
     assert!(rel_err(&bwd_w(), &grad_weight_reference(&g, &x, &go)) < 5e-6);
+    assert!(rel_err(&bwd_x(), &grad_input_reference(&g, &w, &go)) < 5e-6);
+    assert_eq!(
+        both(),
+        [bwd_x(), bwd_w()].concat(),
+        "both at once: the same bits"
+    );
     common::assert_thread_count_invariant("winograd conv2d", fwd);
     common::assert_thread_count_invariant("winograd conv2d_backward_weight", bwd_w);
+    common::assert_thread_count_invariant("winograd conv2d_backward_input", bwd_x);
+    common::assert_thread_count_invariant("winograd conv2d_backward_input_weight", both);
 }
 
 /// A NaN or an infinity in the input reaches exactly the outputs whose window holds it, as with

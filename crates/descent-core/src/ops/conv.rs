@@ -338,16 +338,32 @@ impl BackwardRule for Conv2dNode {
         let g = g.contiguous();
         with_dtype!(g.dtype(), T => {
             let go = g.contiguous_slice::<T>().expect("contiguous");
-            // grad_in_g = col2im(W_g^T grad_out_g), per sample.
-            if let (true, Some(w)) = (grads.needs(0), &self.w) {
+            // Both at once where the kernels can share work between them (Winograd: each
+            // sample's output-gradient transform); the same bits as apart.
+            if let (true, Some(w), true, Some(x)) = (grads.needs(0), &self.w, grads.needs(1), &self.x) {
+                // The kernels overwrite their outputs.
+                let mut dx = crate::dtype::for_overwrite::<T>(geo.n * geo.c_in * geo.h * geo.w);
+                let mut dw = crate::dtype::for_overwrite::<T>(geo.c_out * geo.k());
+                conv::conv2d_backward_input_weight(
+                    geo,
+                    x.contiguous_slice::<T>().expect("saved contiguous"),
+                    w.contiguous_slice::<T>().expect("saved contiguous"),
+                    go,
+                    &mut dx,
+                    &mut dw,
+                );
+                grads.set(0, Tensor::from_parts(dx, &[geo.n, geo.c_in, geo.h, geo.w]));
+                let shape = [geo.c_out, geo.c_in_per_group(), geo.kh, geo.kw];
+                grads.set(1, Tensor::from_parts(dw, &shape));
+            } else if let (true, Some(w)) = (grads.needs(0), &self.w) {
+                // grad_in_g = col2im(W_g^T grad_out_g), per sample.
                 // The kernels overwrite their outputs.
                 let mut dx = crate::dtype::for_overwrite::<T>(geo.n * geo.c_in * geo.h * geo.w);
                 let w = w.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_input(geo, w, go, &mut dx);
                 grads.set(0, Tensor::from_parts(dx, &[geo.n, geo.c_in, geo.h, geo.w]));
-            }
-            // grad_w_g = sum_n grad_out_{n,g} cols_{n,g}^T.
-            if let (true, Some(x)) = (grads.needs(1), &self.x) {
+            } else if let (true, Some(x)) = (grads.needs(1), &self.x) {
+                // grad_w_g = sum_n grad_out_{n,g} cols_{n,g}^T.
                 let mut dw = crate::dtype::for_overwrite::<T>(geo.c_out * geo.k());
                 let x = x.contiguous_slice::<T>().expect("saved contiguous");
                 conv::conv2d_backward_weight(geo, x, go, &mut dw);

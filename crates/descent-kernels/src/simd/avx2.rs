@@ -213,6 +213,18 @@ pub(crate) fn mul_pow2_down_avx2<T: Float>(x: &mut [T], s: u32) {
 }
 
 #[target_feature(enable = "avx2,fma")]
+fn winograd_input_grad_target<T: Float>(t: &Tiles, planes: usize, dv: &[T], dx: &mut [T]) {
+    crate::winograd::transform_input_grad_body(t, planes, dv, dx)
+}
+
+/// The AVX2 variant of the adjoint of the Winograd input transform.
+pub(crate) fn winograd_input_grad_avx2<T: Float>(t: &Tiles, planes: usize, dv: &[T], dx: &mut [T]) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { winograd_input_grad_target(t, planes, dv, dx) }
+}
+
+#[target_feature(enable = "avx2,fma")]
 fn winograd_output_grad_target<T: Float>(t: &Tiles, planes: usize, dy: &[T], yh: &mut [T]) {
     crate::winograd::transform_output_grad_body(t, planes, dy, yh)
 }
