@@ -588,21 +588,7 @@ fn convolve<T: Float, O: Send>(
         let mut v = Buffer::<T>::for_overwrite(XI * c_in * count);
         let mut m = Buffer::<T>::for_overwrite(XI * c_out * count);
         transform_input(t, c_in, &input[s * sample_in..(s + 1) * sample_in], &mut v);
-        for (xi, m_xi) in m.chunks_mut(c_out * count).enumerate() {
-            let a = MatRef {
-                data: u,
-                offset: xi * c_out * c_in,
-                rs: c_in,
-                cs: 1,
-            };
-            let b = MatRef {
-                data: &v,
-                offset: xi * c_in * count,
-                rs: count,
-                cs: 1,
-            };
-            gemm_with(c_out, c_in, count, a, b, false, false, m_xi);
-        }
+        per_position_products(c_out, c_in, count, u, &v, &mut m);
         emit(&m, out_s);
     };
     if outs.len() > 1 && rayon::current_num_threads() > 1 {
@@ -610,6 +596,34 @@ fn convolve<T: Float, O: Send>(
         outs.into_par_iter().enumerate().for_each(one);
     } else {
         outs.into_iter().enumerate().for_each(one);
+    }
+}
+
+/// `out_xi = a_xi b_xi` for each of the 16 positions: `a` holds 16 row-major `rows x inner`
+/// matrices one after the other, `b` 16 `inner x count` ones, `out` 16 `rows x count` ones
+/// (overwritten). The per-position GEMMs of the forward product and of the input gradient.
+fn per_position_products<T: Float>(
+    rows: usize,
+    inner: usize,
+    count: usize,
+    a: &[T],
+    b: &[T],
+    out: &mut [T],
+) {
+    for (xi, out_xi) in out.chunks_mut(rows * count).enumerate() {
+        let a = MatRef {
+            data: a,
+            offset: xi * rows * inner,
+            rs: inner,
+            cs: 1,
+        };
+        let b = MatRef {
+            data: b,
+            offset: xi * inner * count,
+            rs: count,
+            cs: 1,
+        };
+        gemm_with(rows, inner, count, a, b, false, false, out_xi);
     }
 }
 
@@ -872,21 +886,7 @@ fn backward<T: Float>(
                 }
             }
             if let (Some(dx), Some(dv), Some(ut)) = (dx.as_deref_mut(), dv.as_deref_mut(), &ut) {
-                for (xi, dv_xi) in dv.chunks_mut(c_in * count).enumerate() {
-                    let a = MatRef {
-                        data: ut,
-                        offset: xi * c_in * c_out,
-                        rs: c_out,
-                        cs: 1,
-                    };
-                    let b = MatRef {
-                        data: &yh,
-                        offset: xi * c_out * count,
-                        rs: count,
-                        cs: 1,
-                    };
-                    gemm_with(c_in, c_out, count, a, b, false, false, dv_xi);
-                }
+                per_position_products(c_in, c_out, count, ut, &yh, dv);
                 transform_input_grad(&t, c_in, dv, &mut dx[i * sample_in..(i + 1) * sample_in]);
             }
         }
