@@ -160,6 +160,20 @@ fn a_faded_operand_is_computed_to_one_rounding() {
     let mags = magnitudes(m, k, n, &a, &b);
     let mags_t: Vec<f64> = (0..n * m).map(|i| mags[(i % m) * n + i / m]).collect();
     assert_on_the_grid(&ct, &transposed, &mags_t, "B faded");
+    // A strided (not dense) faded operand: rows 3 values apart beyond their length.
+    let padded: Vec<f32> = a
+        .chunks(k)
+        .flat_map(|r| r.iter().copied().chain([f32::NAN; 3]))
+        .collect();
+    let strided = MatRef {
+        data: &padded,
+        offset: 0,
+        rs: k + 3,
+        cs: 1,
+    };
+    let mut cs = vec![f32::NAN; m * n];
+    gemm(m, k, n, strided, row_major(&b, n), &mut cs);
+    assert_on_the_grid(&cs, &reference, &magnitudes(m, k, n, &a, &b), "A strided");
     // Accumulating onto a C of faded values and normal ones.
     let mut r = rng(4);
     let c0: Vec<f32> = (0..m * n)

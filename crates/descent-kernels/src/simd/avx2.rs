@@ -201,15 +201,27 @@ pub(crate) fn any_subnormal_avx2<T: Float>(x: &[T]) -> bool {
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn mul_pow2_down_target<T: Float>(x: &mut [T], s: u32) {
+fn mul_pow2_down_target<T: Float>(x: &mut [T], s: u32) -> bool {
     crate::matmul::mul_pow2_down_body(x, s)
 }
 
 /// The AVX2 variant of the exact scaling by `2^-s` on the bits.
-pub(crate) fn mul_pow2_down_avx2<T: Float>(x: &mut [T], s: u32) {
+pub(crate) fn mul_pow2_down_avx2<T: Float>(x: &mut [T], s: u32) -> bool {
     assert_avx2();
     // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
     unsafe { mul_pow2_down_target(x, s) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn mul_pow2_up_target<T: Float>(x: &mut [T], s: u32) {
+    crate::matmul::mul_pow2_up_body(x, s)
+}
+
+/// The AVX2 variant of the exact scaling by `2^s` on the bits.
+pub(crate) fn mul_pow2_up_avx2<T: Float>(x: &mut [T], s: u32) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { mul_pow2_up_target(x, s) }
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -13,7 +13,7 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::{
     adam_avx2, any_subnormal_avx2, binary_row_avx2, first_non_finite_avx2, max_pool_2x2_row_avx2,
-    mul_pow2_down_avx2, reduce_row_avx2, unary_row_avx2, winograd_input_avx2,
+    mul_pow2_down_avx2, mul_pow2_up_avx2, reduce_row_avx2, unary_row_avx2, winograd_input_avx2,
     winograd_input_grad_avx2, winograd_output_avx2, winograd_output_grad_avx2,
     winograd_output_relu_pool_avx2,
 };
@@ -30,10 +30,20 @@ pub(crate) fn any_subnormal<T: crate::Float>(x: &[T]) -> bool {
 
 /// `x <- x 2^-s` on the bits ([`crate::Float::mul_pow2_down`]) on the best instruction set this
 /// CPU has (AVX2's per-lane shifts vectorize it).
-pub(crate) fn mul_pow2_down<T: crate::Float>(x: &mut [T], s: u32) {
+/// Whether every value was finite.
+pub(crate) fn mul_pow2_down<T: crate::Float>(x: &mut [T], s: u32) -> bool {
     match crate::isa() {
         crate::Isa::Avx2Fma => mul_pow2_down_avx2(x, s),
         crate::Isa::Fallback => crate::matmul::mul_pow2_down_body(x, s),
+    }
+}
+
+/// `x <- x 2^s` on the bits ([`crate::Float::mul_pow2_up`]) on the best instruction set this
+/// CPU has.
+pub(crate) fn mul_pow2_up<T: crate::Float>(x: &mut [T], s: u32) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => mul_pow2_up_avx2(x, s),
+        crate::Isa::Fallback => crate::matmul::mul_pow2_up_body(x, s),
     }
 }
 
@@ -146,7 +156,12 @@ pub(crate) fn winograd_output_relu_pool_avx2<T: crate::Float>(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn mul_pow2_down_avx2<T: crate::Float>(_: &mut [T], _: u32) {
+pub(crate) fn mul_pow2_down_avx2<T: crate::Float>(_: &mut [T], _: u32) -> bool {
+    panic!("the AVX2 path does not exist on this architecture")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn mul_pow2_up_avx2<T: crate::Float>(_: &mut [T], _: u32) {
     panic!("the AVX2 path does not exist on this architecture")
 }
 
