@@ -188,29 +188,42 @@ fn fused_case() -> BoxedStrategy<ConvCase> {
     )
         .prop_flat_map(|(n, c, co, out, padding, with_bias)| {
             let side = |a: usize| out[a] + 2 - 2 * padding[a];
-            let x_shape = vec![n, c, side(0), side(1)];
-            let params = Conv2dParams {
-                stride: [1, 1],
-                padding,
-                dilation: [1, 1],
-                groups: 1,
-            };
-            let g = descent_kernels::conv::Conv2dGeometry::new(
-                [n, c, x_shape[2], x_shape[3]],
-                [co, c, 3, 3],
-                (1, 1),
-                (padding[0], padding[1]),
-                (1, 1),
-            )
-            .expect("a valid geometry");
-            assert!(
-                descent_kernels::winograd::fuses_relu_max_pool(&g)
-                    || std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"),
-                "{g:?} is not fused"
-            );
-            conv_operands(x_shape, vec![co, c, 3, 3], params, with_bias)
+            let path = descent_kernels::winograd::fuses_relu_max_pool;
+            three_by_three([n, c, side(0), side(1)], co, padding, with_bias, path)
         })
         .boxed()
+}
+
+/// Operands of a 3x3 convolution with stride and dilation 1 from an `x_shape` input to `co`
+/// channels, asserting that its geometry takes the kernels' `path` (unless `DESCENT_CONV=im2col`
+/// turns Winograd off).
+fn three_by_three(
+    x_shape: [usize; 4],
+    co: usize,
+    padding: [usize; 2],
+    with_bias: bool,
+    path: impl Fn(&descent_kernels::conv::Conv2dGeometry) -> bool,
+) -> BoxedStrategy<ConvCase> {
+    let c = x_shape[1];
+    let params = Conv2dParams {
+        stride: [1, 1],
+        padding,
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let g = descent_kernels::conv::Conv2dGeometry::new(
+        x_shape,
+        [co, c, 3, 3],
+        (1, 1),
+        (padding[0], padding[1]),
+        (1, 1),
+    )
+    .expect("a valid geometry");
+    assert!(
+        path(&g) || std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"),
+        "{g:?} does not take the path under test"
+    );
+    conv_operands(x_shape.to_vec(), vec![co, c, 3, 3], params, with_bias)
 }
 
 /// Random operands of the given shapes (uniform in [-1, 1], possibly through a non-contiguous
@@ -258,29 +271,11 @@ fn winograd_case() -> BoxedStrategy<ConvCase> {
     )
         .prop_flat_map(|(n, c, co, out, padding, with_bias)| {
             let side = |a: usize| (out[a] + 2).saturating_sub(2 * padding[a]).max(1);
-            let x_shape = vec![n, c, side(0), side(1)];
-            let w_shape = vec![co, c, 3, 3];
-            let params = Conv2dParams {
-                stride: [1, 1],
-                padding,
-                dilation: [1, 1],
-                groups: 1,
+            let path = |g: &descent_kernels::conv::Conv2dGeometry| {
+                descent_kernels::winograd::used_for_forward(g)
+                    && descent_kernels::winograd::used_for_weight_grad(g)
             };
-            let g = descent_kernels::conv::Conv2dGeometry::new(
-                [n, c, x_shape[2], x_shape[3]],
-                [co, c, 3, 3],
-                (1, 1),
-                (padding[0], padding[1]),
-                (1, 1),
-            )
-            .expect("a valid geometry");
-            assert!(
-                (descent_kernels::winograd::used_for_forward(&g)
-                    && descent_kernels::winograd::used_for_weight_grad(&g))
-                    || std::env::var("DESCENT_CONV").is_ok_and(|v| v == "im2col"),
-                "{g:?} does not take the Winograd path"
-            );
-            conv_operands(x_shape, w_shape, params, with_bias)
+            three_by_three([n, c, side(0), side(1)], co, padding, with_bias, path)
         })
         .boxed()
 }

@@ -833,7 +833,6 @@ fn backward<T: Float>(
         }
         return;
     }
-    let grad_w = grad_w.filter(|_| input.is_some());
     let mut partials = grad_w.as_ref().map(|_| Buffer::<T>::zeroed(parts * block));
     // One task per run: its partial dU and its samples' rows of grad_in.
     let mut tasks: Vec<(usize, Option<&mut [T]>, Option<&mut [T]>)> = Vec::with_capacity(parts);
