@@ -75,16 +75,19 @@ pub trait Float:
     /// magnitude). Integer compares on the bits, so the scan itself does no subnormal arithmetic
     /// and vectorizes.
     fn any_subnormal(xs: &[Self]) -> bool;
+    /// Whether every value of `xs` is finite: an integer maximum over the bits, which
+    /// vectorizes and does no arithmetic on subnormal values.
+    fn all_finite(xs: &[Self]) -> bool;
     /// `self * 2^s` (`MANTISSA_DIGITS <= s < 128`) in integer arithmetic on the bits: exact,
     /// with no subnormal arithmetic (which costs a microcode assist) for a subnormal `self`, and
     /// an infinity where the multiplication overflows. Infinities, NaN and zeros come back
     /// unchanged.
     fn mul_pow2_up(self, s: u32) -> Self;
-    /// `self * 2^-s` (`MANTISSA_DIGITS <= s < 128`) rounded to nearest (ties to even) as the
+    /// `self * 2^-s` (`MANTISSA_DIGITS < s < 128`) rounded to nearest (ties to even) as the
     /// multiplication would be: the same bits, without the microcode assist a subnormal result
     /// costs the multiplication (a normal result is the exponent field lowered by `s`; a
     /// subnormal one an integer rounding of a normal product). Infinities, NaN and zeros come
-    /// back unchanged; a subnormal `self` costs the assist once.
+    /// back unchanged; a subnormal `self` comes back as a zero of its sign, with no assist either.
     fn mul_pow2_down(self, s: u32) -> Self;
     /// `C <- alpha A B + beta C` through `matrixmultiply` (`sgemm` or `dgemm`), or for `f32` on
     /// CPUs with AVX-512 through descent's own `sgemm`.
@@ -187,9 +190,13 @@ macro_rules! impl_float {
                 let sign = b & !(<$bits>::MAX >> 1);
                 let p = <$t>::from_bits(((TINY - s as i32 + <$t>::MAX_EXP - 1) as $bits) << MB);
                 let magic = <$t>::from_bits(((MB as i32 + <$t>::MAX_EXP - 1) as $bits) << MB);
-                let q = (self.abs() * p + magic)
-                    .to_bits()
-                    .wrapping_sub(magic.to_bits());
+                // A subnormal self (e = 0) gives a zero of its sign. Its bits with the lowest
+                // exponent bit set, a normal number below 2^(MB + 1 - TINY), stand in for it, so
+                // the multiplication sees no subnormal operand (which costs an assist): their q
+                // is 0, the product being below 2^(MB + 1 - s) <= 1/2 as s > MB + 1.
+                let abs = b & (<$bits>::MAX >> 1);
+                let mag = <$t>::from_bits(if e == 0 { abs | (1 << MB) } else { abs });
+                let q = (mag * p + magic).to_bits().wrapping_sub(magic.to_bits());
                 let low = <$t>::from_bits(sign | q);
                 if e == EXP_MAX {
                     self
@@ -198,6 +205,14 @@ macro_rules! impl_float {
                 } else {
                     low
                 }
+            }
+            #[inline(always)]
+            fn all_finite(xs: &[Self]) -> bool {
+                const ABS: $bits = <$bits>::MAX >> 1;
+                let high = xs
+                    .iter()
+                    .fold(0, |high: $bits, v| high.max(v.to_bits() & ABS));
+                high < <$t>::INFINITY.to_bits()
             }
             #[inline(always)]
             fn any_subnormal(xs: &[Self]) -> bool {

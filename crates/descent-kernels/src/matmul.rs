@@ -170,7 +170,7 @@ fn gemm_beta<T: Float>(
         gemm_rescaled(m, k, n, a, b, accumulate, may_split, c, scale);
         return;
     }
-    gemm_split(m, k, n, a, b, accumulate, may_split, c);
+    gemm_split(m, k, n, a, b, accumulate, T::ONE, may_split, c);
 }
 
 /// The power of two by which [`gemm_rescaled`] scales an operand with subnormal values.
@@ -291,6 +291,21 @@ fn gemm_rescaled<T: Float>(
     let scaled_a = a_buf.as_ref().map_or(a, view);
     let scaled_b = b_buf.as_ref().map_or(b, view);
     let s = sa + sb;
+    debug_assert!(s < 126, "2^-s must be a normal f32");
+    if !accumulate && k <= ONE_K_BLOCK {
+        // One K block: the GEMM scales its one accumulated product by 2^-s as it stores it
+        // (alpha), rounded once as `mul_pow2_down` would round it, without a pass of its own
+        // over C. The multiplication takes an assist where a result is subnormal (few values:
+        // the products of faded gradients are mostly normal).
+        let alpha = T::from_f64((-(s as f64)).exp2());
+        gemm_split(m, k, n, scaled_a, scaled_b, false, alpha, may_split, c);
+        if crate::optim::first_non_finite(c).is_some() {
+            // An infinity or NaN: from one in the operands or an overflow of the scaled
+            // product (an operand also holding values near `MAX / 2^64`).
+            gemm_split(m, k, n, a, b, false, T::ONE, may_split, c);
+        }
+        return;
+    }
     // Kept to start over if the scaled product overflows.
     let c0 = accumulate.then(|| {
         let mut copy = Buffer::<T>::for_overwrite(c.len()); // Every value written.
@@ -300,7 +315,17 @@ fn gemm_rescaled<T: Float>(
     if accumulate {
         crate::simd::mul_pow2_up(c, s);
     }
-    gemm_split(m, k, n, scaled_a, scaled_b, accumulate, may_split, c);
+    gemm_split(
+        m,
+        k,
+        n,
+        scaled_a,
+        scaled_b,
+        accumulate,
+        T::ONE,
+        may_split,
+        c,
+    );
     // Scaled back in the same pass that looks for a non-finite value.
     if !crate::simd::mul_pow2_down(c, s) {
         // An infinity or NaN: from one in the operands or `C`, or an overflow of the scaling
@@ -308,9 +333,14 @@ fn gemm_rescaled<T: Float>(
         if let Some(c0) = c0 {
             c.copy_from_slice(&c0);
         }
-        gemm_split(m, k, n, a, b, accumulate, may_split, c);
+        gemm_split(m, k, n, a, b, accumulate, T::ONE, may_split, c);
     }
 }
+
+/// The `k` up to which a GEMM is one K block in both descent's `sgemm` and matrixmultiply (its
+/// default `KC` for `f32` and `f64`): the product is accumulated in registers over all of `k`
+/// and `alpha` applied once to it.
+const ONE_K_BLOCK: usize = 256;
 
 /// `x <- x 2^-s` for every value ([`Float::mul_pow2_down`]), a loop the compiler vectorizes;
 /// whether every value was finite.
@@ -341,6 +371,7 @@ fn gemm_split<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     accumulate: bool,
+    alpha: T,
     may_split: bool,
     c: &mut [T],
 ) {
@@ -350,7 +381,7 @@ fn gemm_split<T: Float>(
         Split::Whole
     };
     match how {
-        Split::Whole => gemm_block(m, k, n, a, b, accumulate, c),
+        Split::Whole => gemm_block(m, k, n, a, b, accumulate, alpha, c),
         Split::Rows(rows) => {
             let out = &SendPtr(c.as_mut_ptr());
             crate::parallel::for_each_part(m.div_ceil(rows), |i| {
@@ -363,7 +394,7 @@ fn gemm_split<T: Float>(
                 // block `i` takes only its rows `i * rows..i * rows + h` (`h * n` elements
                 // inside `c`), disjoint from the other blocks'.
                 let cb = unsafe { std::slice::from_raw_parts_mut(out.0.add(i * rows * n), h * n) };
-                gemm_block(h, k, n, a_block, b, accumulate, cb);
+                gemm_block(h, k, n, a_block, b, accumulate, alpha, cb);
             });
         }
         Split::Cols(cols) => {
@@ -381,7 +412,7 @@ fn gemm_split<T: Float>(
                 // `j0..j0 + w` of each row (row stride n), so the blocks' writes are
                 // disjoint and all inside `c`; `check` proved A's and this block's B reads
                 // in bounds, and neither aliases the exclusive `c`.
-                unsafe { gemm_strided(m, k, w, a, b_block, accumulate, out.0.add(j0), n) };
+                unsafe { gemm_strided(m, k, w, a, b_block, accumulate, alpha, out.0.add(j0), n) };
             });
         }
     }
@@ -460,6 +491,7 @@ fn split(m: usize, k: usize, n: usize) -> Split {
 }
 
 /// One GEMM call into row-major `c` (`m * n`), on the calling thread.
+#[allow(clippy::too_many_arguments)]
 fn gemm_block<T: Float>(
     m: usize,
     k: usize,
@@ -467,6 +499,7 @@ fn gemm_block<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     accumulate: bool,
+    alpha: T,
     c: &mut [T],
 ) {
     debug_assert_eq!(c.len(), m * n);
@@ -474,11 +507,12 @@ fn gemm_block<T: Float>(
     // SAFETY: `check` proved A's and B's reads in bounds (the callers checked B); `c` is an
     // exclusive borrow of exactly m * n elements written row-major (row stride n), so it cannot
     // alias A or B.
-    unsafe { gemm_strided(m, k, n, a, b, accumulate, c.as_mut_ptr(), n) }
+    unsafe { gemm_strided(m, k, n, a, b, accumulate, alpha, c.as_mut_ptr(), n) }
 }
 
-/// The one call of `Float::gemm_raw`: `C <- A B (+ C)` into the `m x n` matrix at `c` with row
-/// stride `rsc` and unit column stride.
+/// The one call of `Float::gemm_raw`: `C <- alpha A B (+ C)` into the `m x n` matrix at `c`
+/// with row stride `rsc` and unit column stride (`alpha` applied per K block: see
+/// [`ONE_K_BLOCK`]).
 ///
 /// # Safety
 /// Every index read through A's and B's strides is inside their slices (all strides are
@@ -494,6 +528,7 @@ unsafe fn gemm_strided<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     accumulate: bool,
+    alpha: T,
     c: *mut T,
     rsc: usize,
 ) {
@@ -504,7 +539,7 @@ unsafe fn gemm_strided<T: Float>(
             m,
             k,
             n,
-            T::ONE,
+            alpha,
             a.data.as_ptr().add(a.offset),
             a.rs as isize,
             a.cs as isize,

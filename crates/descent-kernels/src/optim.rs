@@ -545,19 +545,8 @@ fn first_non_finite_serial<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
 pub(crate) fn first_non_finite_body<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
     const BLOCK: usize = 256;
     for (b, block) in x.chunks(BLOCK).enumerate() {
-        // x·0 is 0 for finite x and NaN for NaN or ±inf, so the sum is NaN iff one is not finite.
-        let mut acc = [T::ZERO; 8];
-        let mut lanes = block.chunks_exact(8);
-        for l in &mut lanes {
-            for (a, &v) in acc.iter_mut().zip(l) {
-                *a += v * T::ZERO;
-            }
-        }
-        let mut total = acc.iter().fold(T::ZERO, |s, &a| s + a);
-        for &v in lanes.remainder() {
-            total += v * T::ZERO;
-        }
-        if !total.is_nan() {
+        // On the bits (a multiplication by zero would take an assist on subnormal values).
+        if T::all_finite(block) {
             continue;
         }
         let (i, v) = block.iter().enumerate().find(|(_, v)| !v.is_finite())?;

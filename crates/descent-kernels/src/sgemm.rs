@@ -91,8 +91,10 @@ fn forced() -> bool {
     *ON.get_or_init(|| std::env::var("DESCENT_SGEMM").is_ok_and(|v| v == "own"))
 }
 
-/// `C <- A B` (`accumulate = false`; `C` is not read) or `C <- A B + C`, with `A` `m x k`, `B`
-/// `k x n`, and element `C[i, j]` at `c.add(i * rsc + j)`.
+/// `C <- alpha A B` (`accumulate = false`; `C` is not read) or `C <- alpha A B + C`, with `A`
+/// `m x k`, `B` `k x n`, and element `C[i, j]` at `c.add(i * rsc + j)`. As in matrixmultiply,
+/// `alpha` scales each `K` block's product (`KC` values of `k`) as it is stored or added: with
+/// `k <= KC`, `C` is the one accumulated product times `alpha`, rounded once.
 ///
 /// # Safety
 /// The CPU must have AVX-512F. For every `i < m`, the `n` elements from `c.add(i * rsc)` must be
@@ -106,6 +108,7 @@ pub(crate) unsafe fn sgemm(
     a: Strided<'_>,
     b: Strided<'_>,
     accumulate: bool,
+    alpha: f32,
     c: *mut f32,
     rsc: usize,
 ) {
@@ -134,7 +137,9 @@ pub(crate) unsafe fn sgemm(
                     crate::denormal::flush(bp);
                 }
                 // SAFETY: C's rows `0..m` are ours (the contract); `n` is C's width.
-                unsafe { rows_times_block(0..m, a, pc, kc, jc, bp, accumulate, flush, c, rsc, n) };
+                unsafe {
+                    rows_times_block(0..m, a, pc, kc, jc, bp, accumulate, alpha, flush, c, rsc, n)
+                };
             }
         }
     });
@@ -172,6 +177,7 @@ unsafe fn rows_times_block(
     jc: usize,
     bp: &[f32],
     accumulate: bool,
+    alpha: f32,
     flush: bool,
     c: *mut f32,
     rsc: usize,
@@ -203,7 +209,7 @@ unsafe fn rows_times_block(
                         // wrote); the CPU has AVX-512F (the contract).
                         unsafe {
                             crate::simd::sgemm_kernel_avx512(
-                                tile_rows, kc, a_panel, b_panel, ct, rsc, store,
+                                tile_rows, kc, a_panel, b_panel, ct, rsc, store, alpha,
                             )
                         };
                         continue;
@@ -213,7 +219,7 @@ unsafe fn rows_times_block(
                     // of them), exclusively ours.
                     unsafe {
                         crate::simd::sgemm_kernel_avx512(
-                            tile_rows, kc, a_panel, b_panel, t, NR, true,
+                            tile_rows, kc, a_panel, b_panel, t, NR, true, alpha,
                         )
                     };
                     for r in 0..tile_rows {
@@ -343,7 +349,7 @@ fn interleave(panel: &mut [f32], pieces: &[&[f32]], kc: usize) {
 }
 
 /// The f32 `Float::gemm_raw`: this module's `sgemm` when [`enabled`], the call is one it serves
-/// (`alpha = 1`, `beta` 0 or 1, unit column stride of `C`, non-negative strides) and the shape
+/// (`beta` 0 or 1, unit column stride of `C`, non-negative strides) and the shape
 /// one where it measured faster; `matrixmultiply::sgemm` otherwise.
 ///
 /// # Safety
@@ -370,7 +376,6 @@ pub(crate) unsafe fn sgemm_raw(
     // column-major B (a transposition) is not paid back: matrixmultiply is faster on both.
     let ours = enabled()
         && (forced() || (n >= NR && (m >= 96 || csb == 1)))
-        && alpha == 1.0
         && (beta == 0.0 || beta == 1.0)
         && csc == 1
         && m > 0
@@ -403,7 +408,7 @@ pub(crate) unsafe fn sgemm_raw(
             rs: rsb as usize,
             cs: csb as usize,
         };
-        sgemm(m, k, n, a, b, beta == 1.0, c, rsc as usize);
+        sgemm(m, k, n, a, b, beta == 1.0, alpha, c, rsc as usize);
     }
 }
 
@@ -486,7 +491,7 @@ mod tests {
         let mut got = start.clone();
         // SAFETY: the CPU has AVX-512F (the caller checked); `got` holds m rows of `rsc >= n`
         // values, exclusively ours, not overlapping A or B.
-        unsafe { sgemm(m, k, n, a, b, accumulate, got.as_mut_ptr(), rsc) };
+        unsafe { sgemm(m, k, n, a, b, accumulate, 1.0, got.as_mut_ptr(), rsc) };
         for (at, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(
                 g.to_bits(),
@@ -572,7 +577,7 @@ mod tests {
         for accumulate in [false, true] {
             let mut c = vec![7.0f32; 6];
             // SAFETY: AVX-512F present; `c` is 2 rows of 3, ours.
-            unsafe { sgemm(2, 0, 3, empty, empty, accumulate, c.as_mut_ptr(), 3) };
+            unsafe { sgemm(2, 0, 3, empty, empty, accumulate, 1.0, c.as_mut_ptr(), 3) };
             assert_eq!(
                 c,
                 if accumulate {

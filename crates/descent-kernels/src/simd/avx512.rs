@@ -10,7 +10,9 @@ pub(crate) fn has_avx512() -> bool {
 
 /// The `MR x NR` = 12 x 32 tile of `sgemm`: 24 accumulators (two 16-lane registers per row); per
 /// `k`, two loads of the `B` panel, twelve broadcasts from the `A` panel and 24 fused
-/// multiply-adds, in `k` order from zero. Then the tile is stored to `C` (`store`) or added to it.
+/// multiply-adds, in `k` order from zero. Then the tile times `alpha` is stored to `C` (`store`)
+/// or added to it (one fused multiply-add, `C + alpha tile` rounded once; with `alpha = 1` a plain
+/// store or addition).
 ///
 /// `ROWS` (4, 8 or 12) accumulator rows, of which the first `rows <= ROWS` are stored.
 ///
@@ -18,6 +20,7 @@ pub(crate) fn has_avx512() -> bool {
 /// The CPU must have AVX-512F; `a` holds `kc * MR` and `b` `kc * NR` values (checked); for each
 /// `r < rows` the `NR` values from `c.add(r * rsc)` are valid for writes (and reads unless
 /// `store`) and nobody else's during the call.
+#[allow(clippy::too_many_arguments)] // A tile's operands, its place in C and its epilogue.
 #[target_feature(enable = "avx512f")]
 unsafe fn sgemm_kernel_target<const ROWS: usize>(
     rows: usize,
@@ -27,6 +30,7 @@ unsafe fn sgemm_kernel_target<const ROWS: usize>(
     c: *mut f32,
     rsc: usize,
     store: bool,
+    alpha: f32,
 ) {
     assert!(rows <= ROWS && ROWS <= MR);
     let (a, b) = (&a[..kc * MR], &b[..kc * NR]);
@@ -51,19 +55,24 @@ unsafe fn sgemm_kernel_target<const ROWS: usize>(
             row[1] = _mm512_fmadd_ps(av, b1, row[1]);
         }
     }
+    let alphav = _mm512_set1_ps(alpha);
     for (r, row) in acc.iter().enumerate().take(rows) {
         // SAFETY: row `r < rows` of the tile, `NR` values from `c.add(r * rsc)`, is valid for
         // writes, and for reads when `!store` (the contract).
         unsafe {
             let cr = c.add(r * rsc);
-            if store {
+            if store && alpha == 1.0 {
                 _mm512_storeu_ps(cr, row[0]);
                 _mm512_storeu_ps(cr.add(16), row[1]);
+            } else if store {
+                _mm512_storeu_ps(cr, _mm512_mul_ps(alphav, row[0]));
+                _mm512_storeu_ps(cr.add(16), _mm512_mul_ps(alphav, row[1]));
             } else {
-                _mm512_storeu_ps(cr, _mm512_add_ps(_mm512_loadu_ps(cr), row[0]));
+                // `1 row + C` rounds as `row + C` does.
+                _mm512_storeu_ps(cr, _mm512_fmadd_ps(alphav, row[0], _mm512_loadu_ps(cr)));
                 _mm512_storeu_ps(
                     cr.add(16),
-                    _mm512_add_ps(_mm512_loadu_ps(cr.add(16)), row[1]),
+                    _mm512_fmadd_ps(alphav, row[1], _mm512_loadu_ps(cr.add(16))),
                 );
             }
         }
@@ -77,6 +86,7 @@ unsafe fn sgemm_kernel_target<const ROWS: usize>(
 ///
 /// # Safety
 /// As `sgemm_kernel_target` for rows `r < rows`, less the CPU check, which this wrapper makes.
+#[allow(clippy::too_many_arguments)] // A tile's operands, its place in C and its epilogue.
 pub(crate) unsafe fn sgemm_kernel_avx512(
     rows: usize,
     kc: usize,
@@ -85,6 +95,7 @@ pub(crate) unsafe fn sgemm_kernel_avx512(
     c: *mut f32,
     rsc: usize,
     store: bool,
+    alpha: f32,
 ) {
     assert!(
         has_avx512(),
@@ -94,9 +105,9 @@ pub(crate) unsafe fn sgemm_kernel_avx512(
     // first `rows` rows, which is all each variant touches of C.
     unsafe {
         match rows {
-            0..=4 => sgemm_kernel_target::<4>(rows, kc, a, b, c, rsc, store),
-            5..=8 => sgemm_kernel_target::<8>(rows, kc, a, b, c, rsc, store),
-            _ => sgemm_kernel_target::<MR>(rows, kc, a, b, c, rsc, store),
+            0..=4 => sgemm_kernel_target::<4>(rows, kc, a, b, c, rsc, store, alpha),
+            5..=8 => sgemm_kernel_target::<8>(rows, kc, a, b, c, rsc, store, alpha),
+            _ => sgemm_kernel_target::<MR>(rows, kc, a, b, c, rsc, store, alpha),
         }
     }
 }
