@@ -9,7 +9,11 @@
 //! of [`NR`] columns; `A` into blocks of [`MC`] rows by `KC` columns, packed into panels of [`MR`]
 //! rows. For each `A` panel (kept in L1), the `MR x NR` microkernel
 //! (`simd::sgemm_kernel_avx512`, 24 accumulator registers) runs along every `B` panel of the
-//! block (streamed from L2) and adds its tile straight into `C`.
+//! block (streamed from L2) and adds its tile straight into `C`. A row-major `A` is not packed:
+//! the kernel broadcasts from its `MR` rows in place (the same L1 footprint as a panel; packing
+//! cost as much as the products when `B` has few columns). `A B^T` with few rows of `A` (linear's
+//! forward, `x W^T`) is computed as `C^T = B^T A^T` (`sgemm_raw`), so that the large `W` is the
+//! operand read in place.
 //!
 //! Summation order: element `C[i, j]` is `((C0 + T0) + T1) + ...`, where `Tq` is the sum over
 //! the `q`-th block of `KC` values of `k`, accumulated from zero in `k` order with one rounding
@@ -63,6 +67,8 @@ thread_local! {
     static PACK_A: RefCell<Packed> = RefCell::new(Packed::default());
     /// This thread's packing buffer for blocks of `B`.
     static PACK_B: RefCell<Packed> = RefCell::new(Packed::default());
+    /// This thread's buffer for `C^T` in a product computed transposed (`sgemm_raw`).
+    static C_T: RefCell<Packed> = RefCell::new(Packed::default());
 }
 
 /// A strided operand: element `[i, p]` at `data[i * rs + p * cs]`.
@@ -185,6 +191,68 @@ unsafe fn rows_times_block(
 ) {
     let store = pc == 0 && !accumulate;
     let mut tile = [Line([0.0; 16]); MR * NR / 16];
+    // The `MR x NR` tiles of one `A` panel (rows `i0..i0 + tile_rows`) against every `B` panel.
+    let mut along_b = |i0: usize, tile_rows: usize, a_panel: &[f32], a_rows: Option<usize>| {
+        for (qb, b_panel) in bp.chunks_exact(kc * NR).enumerate() {
+            let j0 = jc + qb * NR;
+            let cols = NR.min(n - j0);
+            // SAFETY: rows `i0..i0 + tile_rows` are in `rows` and columns `j0..j0 + cols` <= n:
+            // C's, valid and ours (the contract).
+            let ct = unsafe { c.add(i0 * rsc + j0) };
+            if cols == NR {
+                // SAFETY: as above, the first `tile_rows` rows of the MR x NR tile at `ct` (row
+                // stride `rsc`) are C's, readable when `!store` (then `accumulate` or a later
+                // block, which reads what the first block wrote); the CPU has AVX-512F (the
+                // contract).
+                unsafe {
+                    crate::simd::sgemm_kernel_avx512(
+                        tile_rows, kc, a_panel, a_rows, b_panel, ct, rsc, store, alpha,
+                    )
+                };
+                continue;
+            }
+            let t = tile.as_mut_ptr().cast::<f32>();
+            // SAFETY: `tile` is MR x NR contiguous `f32`s (`Line` is `repr(C)` around 16 of
+            // them), exclusively ours.
+            unsafe {
+                crate::simd::sgemm_kernel_avx512(
+                    tile_rows, kc, a_panel, a_rows, b_panel, t, NR, true, alpha,
+                )
+            };
+            for r in 0..tile_rows {
+                // SAFETY: row `i0 + r` is in `rows`, columns `j0..j0 + cols` <= n: C's, valid
+                // and ours (the contract); `tile`'s row `r` holds NR >= cols values and does not
+                // overlap C.
+                let (dst, src) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(ct.add(r * rsc), cols),
+                        std::slice::from_raw_parts(t.add(r * NR), cols),
+                    )
+                };
+                if store {
+                    dst.copy_from_slice(src);
+                } else {
+                    dst.iter_mut().zip(src).for_each(|(c, &t)| *c += t);
+                }
+            }
+        }
+    };
+    if a.cs == 1 && !flush {
+        // A row-major `A` is read in place (`MR` rows of `kc` values each, an L1-sized block
+        // like a packed panel): no packing, which costs as much as the products when `B` has
+        // few columns (linear's forward as `W x^T`). The same multiply-adds in the same order.
+        for i0 in rows.clone().step_by(MR) {
+            let tile_rows = MR.min(rows.end - i0);
+            let at = i0 * a.rs + pc;
+            along_b(
+                i0,
+                tile_rows,
+                &a.data[at..at + (tile_rows - 1) * a.rs + kc],
+                Some(a.rs),
+            );
+        }
+        return;
+    }
     with_buffer(&PACK_A, MC * KC, |ap| {
         for ic in rows.clone().step_by(MC) {
             let mc = MC.min(rows.end - ic);
@@ -195,50 +263,7 @@ unsafe fn rows_times_block(
             }
             for (qa, a_panel) in ap.chunks_exact(kc * MR).enumerate() {
                 let i0 = ic + qa * MR;
-                let tile_rows = MR.min(rows.end - i0);
-                for (qb, b_panel) in bp.chunks_exact(kc * NR).enumerate() {
-                    let j0 = jc + qb * NR;
-                    let cols = NR.min(n - j0);
-                    // SAFETY: rows `i0..i0 + tile_rows` are in `rows` and columns
-                    // `j0..j0 + cols` <= n: C's, valid and ours (the contract).
-                    let ct = unsafe { c.add(i0 * rsc + j0) };
-                    if cols == NR {
-                        // SAFETY: as above, the first `tile_rows` rows of the MR x NR tile at
-                        // `ct` (row stride `rsc`) are C's, readable when `!store` (then
-                        // `accumulate` or a later block, which reads what the first block
-                        // wrote); the CPU has AVX-512F (the contract).
-                        unsafe {
-                            crate::simd::sgemm_kernel_avx512(
-                                tile_rows, kc, a_panel, b_panel, ct, rsc, store, alpha,
-                            )
-                        };
-                        continue;
-                    }
-                    let t = tile.as_mut_ptr().cast::<f32>();
-                    // SAFETY: `tile` is MR x NR contiguous `f32`s (`Line` is `repr(C)` around 16
-                    // of them), exclusively ours.
-                    unsafe {
-                        crate::simd::sgemm_kernel_avx512(
-                            tile_rows, kc, a_panel, b_panel, t, NR, true, alpha,
-                        )
-                    };
-                    for r in 0..tile_rows {
-                        // SAFETY: row `i0 + r` is in `rows`, columns `j0..j0 + cols` <= n: C's,
-                        // valid and ours (the contract); `tile`'s row `r` holds NR >= cols values
-                        // and does not overlap C.
-                        let (dst, src) = unsafe {
-                            (
-                                std::slice::from_raw_parts_mut(ct.add(r * rsc), cols),
-                                std::slice::from_raw_parts(t.add(r * NR), cols),
-                            )
-                        };
-                        if store {
-                            dst.copy_from_slice(src);
-                        } else {
-                            dst.iter_mut().zip(src).for_each(|(c, &t)| *c += t);
-                        }
-                    }
-                }
+                along_b(i0, MR.min(rows.end - i0), a_panel, None);
             }
         }
     });
@@ -374,6 +399,24 @@ pub(crate) unsafe fn sgemm_raw(
     // Measured shape by shape (docs/PERFORMANCE.md, "An own AVX-512 GEMM"): with fewer than NR
     // columns most of each B panel is padding, and with few rows of A the packing of a
     // column-major B (a transposition) is not paid back: matrixmultiply is faster on both.
+    // `A B^T` with both operands row-major along k (linear's forward, `x W^T`) and few rows of
+    // `A`: computed as `C^T = B^T A^T`, where the large `B^T` (`W`) is read in place and only
+    // the small `A^T` is packed; then `C^T` is transposed into `C`. The same multiply-adds in the
+    // same order (a product commutes): the same bits.
+    let transposed = enabled()
+        && transposed_is_faster(m, k, n)
+        && csa == 1
+        && rsb == 1
+        && csb > 1
+        && csc == 1
+        && (beta == 0.0 || beta == 1.0)
+        && rsa >= 0
+        && rsc > 0;
+    if transposed {
+        // SAFETY: the caller's contract (`Float::gemm_raw`); `transposed` checked the layout.
+        unsafe { sgemm_transposed(m, k, n, alpha, a, rsa, b, csb, beta == 1.0, c, rsc as usize) };
+        return;
+    }
     let ours = enabled()
         && (forced() || (n >= NR && (m >= 96 || csb == 1)))
         && (beta == 0.0 || beta == 1.0)
@@ -412,6 +455,71 @@ pub(crate) unsafe fn sgemm_raw(
     }
 }
 
+/// Whether `A B^T` (`m x k` by `k x n`, both row-major along `k`) is computed as `C^T = B^T A^T`:
+/// with at least a tile's worth of rows in `A` (`NR`, the columns of `C^T`), and where packing
+/// `A^T` and transposing `C` (`m k + 2 m n` values moved) costs less than packing `B` (`k n`).
+fn transposed_is_faster(m: usize, k: usize, n: usize) -> bool {
+    m >= NR && m * k + 2 * m * n < k * n
+}
+
+/// `C <- alpha A B (+ C)` for a row-major `A` (`m x k`, row stride `rsa`) and a column-major
+/// `B` (`k x n`, column stride `csb`), computed as `C^T = B^T A^T` into this thread's `C_T`
+/// buffer (which first receives `C^T` when accumulating), then transposed into `C`.
+///
+/// # Safety
+/// As [`sgemm_raw`] for these strides, with `enabled()` true.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm_transposed(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    b: *const f32,
+    csb: isize,
+    accumulate: bool,
+    c: *mut f32,
+    rsc: usize,
+) {
+    let (rsa, csb) = (rsa as usize, csb as usize);
+    // SAFETY: `Float::gemm_raw` requires every element addressed to be in bounds: A's last is
+    // `[m - 1, k - 1]`, B's `[k - 1, n - 1]` (unit strides along k), initialized and not
+    // written during the call; C's rows are `n` values each, ours for the call.
+    unsafe {
+        let a = std::slice::from_raw_parts(a, (m - 1) * rsa + k);
+        let b = std::slice::from_raw_parts(b, (n - 1) * csb + k);
+        with_buffer(&C_T, n * m, |ct| {
+            if accumulate {
+                for i in 0..m {
+                    let row = std::slice::from_raw_parts(c.add(i * rsc), n);
+                    for (j, &v) in row.iter().enumerate() {
+                        ct[j * m + i] = v;
+                    }
+                }
+            }
+            // `B^T` (`n x k`) row-major with row stride `csb`; `A^T` (`k x m`) column-major.
+            let bt = Strided {
+                data: b,
+                rs: csb,
+                cs: 1,
+            };
+            let at = Strided {
+                data: a,
+                rs: 1,
+                cs: rsa,
+            };
+            sgemm(n, k, m, bt, at, accumulate, alpha, ct.as_mut_ptr(), m);
+            for i in 0..m {
+                let row = std::slice::from_raw_parts_mut(c.add(i * rsc), n);
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = ct[j * m + i];
+                }
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +549,7 @@ mod tests {
         a: Strided<'_>,
         b: Strided<'_>,
         accumulate: bool,
+        alpha: f32,
         c: &mut [f32],
         rsc: usize,
     ) {
@@ -452,7 +561,11 @@ mod tests {
                     for p in p0..(p0 + KC).min(k) {
                         t = a.data[i * a.rs + p * a.cs].mul_add(b.data[p * b.rs + j * b.cs], t);
                     }
-                    acc = if q == 0 && !accumulate { t } else { acc + t };
+                    acc = if q == 0 && !accumulate {
+                        alpha * t
+                    } else {
+                        alpha.mul_add(t, acc)
+                    };
                 }
                 c[i * rsc + j] = acc;
             }
@@ -487,7 +600,7 @@ mod tests {
         let rsc = n + 3;
         let start = values(m * rsc, 3);
         let mut want = start.clone();
-        blocked_reference(m, k, n, a, b, accumulate, &mut want, rsc);
+        blocked_reference(m, k, n, a, b, accumulate, 1.0, &mut want, rsc);
         let mut got = start.clone();
         // SAFETY: the CPU has AVX-512F (the caller checked); `got` holds m rows of `rsc >= n`
         // values, exclusively ours, not overlapping A or B.
@@ -559,6 +672,73 @@ mod tests {
                 for lb in 0..3 {
                     case(m, k, n, la, lb, (s + la + lb) % 2 == 1);
                 }
+            }
+        }
+    }
+
+    /// `A B^T` with few rows of `A` goes through `sgemm_raw`'s transposed path (`C^T = B^T A^T`,
+    /// `B^T` read in place): the contract's order bit for bit, with and without accumulation and
+    /// with an `alpha`, for shapes around the tile and block sizes.
+    #[test]
+    fn a_product_computed_transposed_gives_the_contract_order() {
+        if !enabled() {
+            eprintln!("skipped: descent's sgemm is off here (no AVX-512F, or switched off)");
+            return;
+        }
+        for (s, &(m, k, n)) in [
+            (32, 200, 256),
+            (45, 257, 97),
+            (33, 784, 256),
+            (40, 513, 1057),
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert!(transposed_is_faster(m, k, n));
+            let (rsa, csb, rsc) = (k + 2, k + 1, n + 3);
+            let a_data = values((m - 1) * rsa + k, 4);
+            let b_data = values((n - 1) * csb + k, 5);
+            let a = Strided {
+                data: &a_data,
+                rs: rsa,
+                cs: 1,
+            };
+            let b = Strided {
+                data: &b_data,
+                rs: 1,
+                cs: csb,
+            };
+            let start = values(m * rsc, 6);
+            for (accumulate, alpha) in [(false, 1.0), (true, 1.0), (s % 2 == 0, 0.25)] {
+                let mut want = start.clone();
+                blocked_reference(m, k, n, a, b, accumulate, alpha, &mut want, rsc);
+                let mut got = start.clone();
+                // SAFETY: A and B hold every element their strides address; `got` holds m rows
+                // of `rsc >= n` values, ours, not overlapping A or B; AVX-512F present.
+                unsafe {
+                    sgemm_raw(
+                        m,
+                        k,
+                        n,
+                        alpha,
+                        a_data.as_ptr(),
+                        rsa as isize,
+                        1,
+                        b_data.as_ptr(),
+                        1,
+                        csb as isize,
+                        if accumulate { 1.0 } else { 0.0 },
+                        got.as_mut_ptr(),
+                        rsc as isize,
+                        1,
+                    )
+                };
+                let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{m}x{k}x{n} accumulate {accumulate} alpha {alpha}"
+                );
             }
         }
     }

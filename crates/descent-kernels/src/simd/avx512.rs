@@ -16,8 +16,12 @@ pub(crate) fn has_avx512() -> bool {
 ///
 /// `ROWS` (4, 8 or 12) accumulator rows, of which the first `rows <= ROWS` are stored.
 ///
+/// `A` is a packed panel (`a` holds `kc * MR` values, row `r` of `k = p` at `a[p * MR + r]`), or
+/// with `a_rows = Some(rs)` the rows of `A` themselves (`A[r, p]` at `a[r * rs + p]` for
+/// `r < rows`; the accumulator rows past `rows` repeat row `rows - 1` and are not stored).
+///
 /// # Safety
-/// The CPU must have AVX-512F; `a` holds `kc * MR` and `b` `kc * NR` values (checked); for each
+/// The CPU must have AVX-512F; `a` holds its values and `b` `kc * NR` (checked); for each
 /// `r < rows` the `NR` values from `c.add(r * rsc)` are valid for writes (and reads unless
 /// `store`) and nobody else's during the call.
 #[allow(clippy::too_many_arguments)] // A tile's operands, its place in C and its epilogue.
@@ -26,14 +30,15 @@ unsafe fn sgemm_kernel_target<const ROWS: usize>(
     rows: usize,
     kc: usize,
     a: &[f32],
+    a_rows: Option<usize>,
     b: &[f32],
     c: *mut f32,
     rsc: usize,
     store: bool,
     alpha: f32,
 ) {
-    assert!(rows <= ROWS && ROWS <= MR);
-    let (a, b) = (&a[..kc * MR], &b[..kc * NR]);
+    assert!(0 < rows && rows <= ROWS && ROWS <= MR);
+    let b = &b[..kc * NR];
     for r in 0..rows {
         // SAFETY: a prefetch is only a hint; `c.add(r * rsc)` is inside C (the contract).
         unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc).cast::<i8>()) };
@@ -41,18 +46,35 @@ unsafe fn sgemm_kernel_target<const ROWS: usize>(
         unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc + 16).cast::<i8>()) };
     }
     let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        // SAFETY: `bp` holds NR = 32 floats: the loads read `bp[0..16]` and `bp[16..32]`.
-        let (b0, b1) = unsafe {
-            (
-                _mm512_loadu_ps(bp.as_ptr()),
-                _mm512_loadu_ps(bp.as_ptr().add(16)),
-            )
-        };
-        for (row, &av) in acc.iter_mut().zip(&ap[..ROWS]) {
-            let av = _mm512_set1_ps(av);
-            row[0] = _mm512_fmadd_ps(av, b0, row[0]);
-            row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+    // SAFETY: `bp` holds NR = 32 floats: the loads read `bp[0..16]` and `bp[16..32]`.
+    let load_b = |bp: &[f32]| unsafe {
+        (
+            _mm512_loadu_ps(bp.as_ptr()),
+            _mm512_loadu_ps(bp.as_ptr().add(16)),
+        )
+    };
+    if let Some(rs) = a_rows {
+        // Row `r` of `A` (`rows - 1` past the last), each `kc` values from its start.
+        let starts: [usize; ROWS] = std::array::from_fn(|r| r.min(rows - 1) * rs);
+        assert!(a.len() >= starts[ROWS - 1] + kc);
+        for (p, bp) in b.chunks_exact(NR).enumerate() {
+            let (b0, b1) = load_b(bp);
+            for (row, &at) in acc.iter_mut().zip(&starts) {
+                // SAFETY: `at + p < starts[ROWS - 1] + kc <= a.len()` (asserted above; the
+                // starts grow with `r`).
+                let av = _mm512_set1_ps(unsafe { *a.get_unchecked(at + p) });
+                row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+            }
+        }
+    } else {
+        for (ap, bp) in a[..kc * MR].chunks_exact(MR).zip(b.chunks_exact(NR)) {
+            let (b0, b1) = load_b(bp);
+            for (row, &av) in acc.iter_mut().zip(&ap[..ROWS]) {
+                let av = _mm512_set1_ps(av);
+                row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+            }
         }
     }
     let alphav = _mm512_set1_ps(alpha);
@@ -91,6 +113,7 @@ pub(crate) unsafe fn sgemm_kernel_avx512(
     rows: usize,
     kc: usize,
     a: &[f32],
+    a_rows: Option<usize>,
     b: &[f32],
     c: *mut f32,
     rsc: usize,
@@ -105,9 +128,9 @@ pub(crate) unsafe fn sgemm_kernel_avx512(
     // first `rows` rows, which is all each variant touches of C.
     unsafe {
         match rows {
-            0..=4 => sgemm_kernel_target::<4>(rows, kc, a, b, c, rsc, store, alpha),
-            5..=8 => sgemm_kernel_target::<8>(rows, kc, a, b, c, rsc, store, alpha),
-            _ => sgemm_kernel_target::<MR>(rows, kc, a, b, c, rsc, store, alpha),
+            0..=4 => sgemm_kernel_target::<4>(rows, kc, a, a_rows, b, c, rsc, store, alpha),
+            5..=8 => sgemm_kernel_target::<8>(rows, kc, a, a_rows, b, c, rsc, store, alpha),
+            _ => sgemm_kernel_target::<MR>(rows, kc, a, a_rows, b, c, rsc, store, alpha),
         }
     }
 }
