@@ -491,12 +491,12 @@ unsafe fn sgemm_transposed(
         let b = std::slice::from_raw_parts(b, (n - 1) * csb + k);
         with_buffer(&C_T, n * m, |ct| {
             if accumulate {
-                for i in 0..m {
-                    let row = std::slice::from_raw_parts(c.add(i * rsc), n);
-                    for (j, &v) in row.iter().enumerate() {
-                        ct[j * m + i] = v;
-                    }
-                }
+                transpose(
+                    m,
+                    n,
+                    |i, j| *c.add(i * rsc + j),
+                    |i, j, v| ct[j * m + i] = v,
+                );
             }
             // `B^T` (`n x k`) row-major with row stride `csb`; `A^T` (`k x m`) column-major.
             let bt = Strided {
@@ -510,13 +510,34 @@ unsafe fn sgemm_transposed(
                 cs: rsa,
             };
             sgemm(n, k, m, bt, at, accumulate, alpha, ct.as_mut_ptr(), m);
-            for i in 0..m {
-                let row = std::slice::from_raw_parts_mut(c.add(i * rsc), n);
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = ct[j * m + i];
+            transpose(
+                m,
+                n,
+                |i, j| ct[j * m + i],
+                |i, j, v| *c.add(i * rsc + j) = v,
+            );
+        });
+    }
+}
+
+/// `put(i, j, get(i, j))` for every `i < rows`, `j < cols`, in 16 x 16 blocks (row by row within
+/// a block), so that the side read or written across rows touches 16 lines at a time.
+#[inline(always)]
+fn transpose(
+    rows: usize,
+    cols: usize,
+    get: impl Fn(usize, usize) -> f32,
+    mut put: impl FnMut(usize, usize, f32),
+) {
+    const B: usize = 16;
+    for i0 in (0..rows).step_by(B) {
+        for j0 in (0..cols).step_by(B) {
+            for i in i0..(i0 + B).min(rows) {
+                for j in j0..(j0 + B).min(cols) {
+                    put(i, j, get(i, j));
                 }
             }
-        });
+        }
     }
 }
 
