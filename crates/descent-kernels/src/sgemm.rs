@@ -491,12 +491,10 @@ unsafe fn sgemm_transposed(
         let b = std::slice::from_raw_parts(b, (n - 1) * csb + k);
         with_buffer(&C_T, n * m, |ct| {
             if accumulate {
-                transpose(
-                    m,
-                    n,
-                    |i, j| *c.add(i * rsc + j),
-                    |i, j, v| ct[j * m + i] = v,
-                );
+                let c_rows = |i: usize| std::slice::from_raw_parts(c.add(i * rsc), n);
+                transpose(m, n, c_rows, |j, i0, v| {
+                    ct[j * m + i0..j * m + i0 + v.len()].copy_from_slice(v)
+                });
             }
             // `B^T` (`n x k`) row-major with row stride `csb`; `A^T` (`k x m`) column-major.
             let bt = Strided {
@@ -510,32 +508,40 @@ unsafe fn sgemm_transposed(
                 cs: rsa,
             };
             sgemm(n, k, m, bt, at, accumulate, alpha, ct.as_mut_ptr(), m);
-            transpose(
-                m,
-                n,
-                |i, j| ct[j * m + i],
-                |i, j, v| *c.add(i * rsc + j) = v,
-            );
+            let ct: &[f32] = ct;
+            let ct_rows = |j: usize| &ct[j * m..j * m + m];
+            transpose(n, m, ct_rows, |i, j0, v| {
+                std::slice::from_raw_parts_mut(c.add(i * rsc + j0), v.len()).copy_from_slice(v)
+            });
         });
     }
 }
 
-/// `put(i, j, get(i, j))` for every `i < rows`, `j < cols`, in 16 x 16 blocks (row by row within
-/// a block), so that the side read or written across rows touches 16 lines at a time.
-#[inline(always)]
-fn transpose(
+/// The transpose of a `rows x cols` matrix given by its rows (`row(r)`, `cols` values each):
+/// `put(c, r0, v)` receives `v[i] = row(r0 + i)[c]` for up to `NR` consecutive rows at a time.
+/// Blocks of `NR` rows by 64 columns are transposed in registers (`interleave`).
+fn transpose<'a>(
     rows: usize,
     cols: usize,
-    get: impl Fn(usize, usize) -> f32,
-    mut put: impl FnMut(usize, usize, f32),
+    row: impl Fn(usize) -> &'a [f32],
+    mut put: impl FnMut(usize, usize, &[f32]),
 ) {
-    const B: usize = 16;
-    for i0 in (0..rows).step_by(B) {
-        for j0 in (0..cols).step_by(B) {
-            for i in i0..(i0 + B).min(rows) {
-                for j in j0..(j0 + B).min(cols) {
-                    put(i, j, get(i, j));
+    const KB: usize = 64;
+    let mut panel = [0.0f32; KB * NR];
+    for r0 in (0..rows).step_by(NR) {
+        let w = NR.min(rows - r0);
+        for c0 in (0..cols).step_by(KB) {
+            let kc = KB.min(cols - c0);
+            let pieces: [&[f32]; NR] = std::array::from_fn(|i| {
+                if i < w {
+                    &row(r0 + i)[c0..c0 + kc]
+                } else {
+                    &[]
                 }
+            });
+            interleave(&mut panel[..kc * NR], &pieces[..w], kc);
+            for (p, line) in panel[..kc * NR].chunks_exact(NR).enumerate() {
+                put(c0 + p, r0, &line[..w]);
             }
         }
     }
