@@ -75,6 +75,10 @@ pub trait Float:
     /// magnitude). Integer compares on the bits, so the scan itself does no subnormal arithmetic
     /// and vectorizes.
     fn any_subnormal(xs: &[Self]) -> bool;
+    /// Whether a value of `a` or `b` (as long as `a`) is nonzero and below `low` (a positive
+    /// normal number) in magnitude: as [`Float::any_subnormal`], one integer minimum over the
+    /// bits of both.
+    fn any_nonzero_below(a: &[Self], b: &[Self], low: Self) -> bool;
     /// Whether every value of `xs` is finite: an integer maximum over the bits, which
     /// vectorizes and does no arithmetic on subnormal values.
     fn all_finite(xs: &[Self]) -> bool;
@@ -213,6 +217,16 @@ macro_rules! impl_float {
                     .iter()
                     .fold(0, |high: $bits, v| high.max(v.to_bits() & ABS));
                 high < <$t>::INFINITY.to_bits()
+            }
+            #[inline(always)]
+            fn any_nonzero_below(a: &[Self], b: &[Self], low: Self) -> bool {
+                // The magnitude's bits less one: zero wraps to the top.
+                const ABS: $bits = <$bits>::MAX >> 1;
+                let key = |v: Self| (v.to_bits() & ABS).wrapping_sub(1);
+                let least = a.iter().zip(b).fold(<$bits>::MAX, |least, (&x, &y)| {
+                    least.min(key(x)).min(key(y))
+                });
+                least < low.to_bits() - 1
             }
             #[inline(always)]
             fn any_subnormal(xs: &[Self]) -> bool {
