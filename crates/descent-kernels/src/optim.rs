@@ -658,7 +658,7 @@ mod tests {
     /// otherwise a value of the magnitudes training sees, a third of them faded.
     fn value(r: &mut rand::rngs::StdRng) -> f32 {
         match r.random_range(0..6) {
-            0 | 1 | 2 => f32::from_bits(r.random()),
+            0..=2 => f32::from_bits(r.random()),
             3 => f32::from_bits(r.random_range(0..0x0080_0000) | (r.random::<u32>() & 1 << 31)),
             _ => r.random_range(-1.0..1.0f32) * 2f32.powi(r.random_range(-70..0)),
         }
