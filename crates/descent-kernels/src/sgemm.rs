@@ -11,9 +11,9 @@
 //! (`simd::sgemm_kernel_avx512`, 24 accumulator registers) runs along every `B` panel of the
 //! block (streamed from L2) and adds its tile straight into `C`. A row-major `A` is not packed
 //! when `B` has few columns: the kernel broadcasts from its `MR` rows in place (the same L1
-//! footprint as a panel; packing cost as much as the products with one `B` panel). `A B^T` with few rows of `A` (linear's
-//! forward, `x W^T`) is computed as `C^T = B^T A^T` (`sgemm_raw`), so that the large `W` is the
-//! operand read in place.
+//! footprint as a panel; packing cost as much as the products with one `B` panel). `A B^T` with
+//! few rows of `A` (linear's forward, `x W^T`) is computed as `C^T = B^T A^T` (`sgemm_raw`), so
+//! that the large `W` is the operand read in place.
 //!
 //! Summation order: element `C[i, j]` is `((C0 + T0) + T1) + ...`, where `Tq` is the sum over
 //! the `q`-th block of `KC` values of `k`, accumulated from zero in `k` order with one rounding
