@@ -555,15 +555,19 @@ fn main() {
             exit(2);
         }
     };
+    // As a training script should (the fit loop's step does it too): this thread runs its share
+    // of every parallel kernel (docs/PERFORMANCE.md, "The calling thread in the pool").
+    descent::init_threads();
     println!(
         "descent {}, rayon threads {}, RAYON_NUM_THREADS={}, MATMUL_NUM_THREADS={}, isa {:?}, \
-         flush_denormal {}",
+         flush_denormal {}, main thread in the pool {}",
         env!("CARGO_PKG_VERSION"),
         rayon::current_num_threads(),
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
         std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
         descent::kernels::isa(),
         descent::flush_denormal(),
+        descent::kernels::parallel::in_pool(),
     );
     for w in &cfg.workloads {
         run(&cfg, w);

@@ -184,6 +184,8 @@ pub fn run(
     defaults: &Defaults,
     build: impl Fn(&Seeds, &[usize], usize) -> Sequential,
 ) {
+    // Before the data loads (it uses the pool): this thread joins it and runs its share.
+    descent::init_threads();
     let dp = match descent::dist::from_env() {
         Ok(dp) => dp,
         Err(e) => {

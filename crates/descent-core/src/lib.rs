@@ -33,6 +33,8 @@ pub mod tensor;
 pub mod var;
 
 pub use anomaly::{Anomaly, Phase};
+/// Makes the calling thread one of the worker pool's threads (call it first in `main`).
+pub use descent_kernels::parallel::init_threads;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use gradcheck::{GradcheckConfig, GradcheckFailure, GradcheckReport, gradcheck};

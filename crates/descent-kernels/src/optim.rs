@@ -4,7 +4,7 @@
 //! The hyperparameters of a step arrive as plain numbers (the bias corrections, the step size of
 //! this step are computed by the caller once per parameter). Each update follows PyTorch's
 //! single-tensor implementation operation by operation, in the same order, so an `f64` run matches
-//! `torch.optim` to the last few ulps. From [`OPTIM_PAR_THRESHOLD`] elements on the work is split
+//! `torch.optim` to the last few ulps. From [`optim_par_threshold`] elements on the work is split
 //! over rayon's threads; the updates are elementwise, so the result does not
 //! depend on the thread count.
 //!
@@ -16,7 +16,7 @@
 //! ```
 
 use crate::float::Float;
-use crate::parallel::{CHUNK, OPTIM_PAR_THRESHOLD};
+use crate::parallel::{CHUNK, optim_par_threshold};
 
 /// One SGD step: `d = g + weight_decay·p`; with momentum `b ← momentum·b + (1 − dampening)·d`
 /// (`b ← d` on the first step), `d = d + momentum·b` (Nesterov) or `d = b`; then `p ← p − lr·d`.
@@ -128,13 +128,17 @@ impl<'a, T: Float> Lanes<'a, T> {
     }
 
     /// Runs `f` over the lanes, forking when the work is large enough: pieces of at least
-    /// [`OPTIM_PAR_THRESHOLD`]` / 2` elements, and no more than four per thread.
+    /// [`optim_par_threshold`]` / 2` elements, and no more than four per thread.
     fn run(self, f: &(impl Fn(Lanes<'_, T>) + Sync)) {
-        let (n, threads) = (self.p.len(), rayon::current_num_threads());
-        if n < OPTIM_PAR_THRESHOLD || threads < 2 {
+        let (n, threads, cut) = (
+            self.p.len(),
+            rayon::current_num_threads(),
+            optim_par_threshold(),
+        );
+        if n < cut || threads < 2 {
             return f(self);
         }
-        let min_piece = (n / (4 * threads)).max(OPTIM_PAR_THRESHOLD / 2);
+        let min_piece = (n / (4 * threads)).max(cut / 2);
         self.run_split(min_piece, f);
     }
 
@@ -614,7 +618,7 @@ pub fn sum_squares<T: Float>(g: &[T]) -> f64 {
 /// Scans in blocks without branching on each element, so finite data (the usual case) is checked
 /// at memory speed.
 pub fn first_non_finite<T: Float>(x: &[T]) -> Option<(usize, &'static str)> {
-    if x.len() >= OPTIM_PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+    if x.len() >= optim_par_threshold() && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         // The first chunk with a non-finite element, found in parallel, then searched serially.
         return x

@@ -14,7 +14,8 @@
 /// activations) did not change ("Thread cut-offs measured in training steps").
 pub const PAR_THRESHOLD: usize = 1 << 17;
 
-/// Elements from which an optimizer update (`optim.rs`) and its finiteness scan fork.
+/// Elements from which an optimizer update (`optim.rs`) and its finiteness scan fork when the
+/// caller is not one of the pool's threads (see [`optim_par_threshold`]).
 ///
 /// In isolation (docs/PERFORMANCE.md, "optimizer step") an f32 Adam update split in two halves
 /// on the 2-core reference machine was 1.30x the serial one at 2^12 elements and 1.72x at 2^14.
@@ -24,6 +25,66 @@ pub const PAR_THRESHOLD: usize = 1 << 17;
 /// thread ("Thread cut-offs measured in training steps"). From 2^20 elements the update is
 /// long enough to pay for it.
 pub const OPTIM_PAR_THRESHOLD: usize = 1 << 20;
+
+/// Elements from which an optimizer update forks when the caller is one of the pool's threads
+/// ([`init_threads`]): one half stays on the calling core, and only the other half is handed
+/// over. On the 2-core EPYC (Zen 4) machine, W1b's Adam step (269k values; the largest tensor
+/// 200k) took 0.186 ms whole; with the caller in the pool and this cut-off W1b ran 1.2-1.4x
+/// faster end to end (docs/PERFORMANCE.md, "The calling thread in the pool").
+pub const OPTIM_PAR_THRESHOLD_IN_POOL: usize = 1 << 16;
+
+/// The optimizer cut-off in force for the calling thread: [`OPTIM_PAR_THRESHOLD_IN_POOL`] on one
+/// of the pool's threads, [`OPTIM_PAR_THRESHOLD`] elsewhere. (Where the update is split does not
+/// change its result: it is elementwise.)
+#[inline]
+pub fn optim_par_threshold() -> usize {
+    if in_pool() {
+        OPTIM_PAR_THRESHOLD_IN_POOL
+    } else {
+        OPTIM_PAR_THRESHOLD
+    }
+}
+
+/// Whether the calling thread is one of the rayon pool's threads. A fork from such a thread runs
+/// one half where it is, on data still in this core's caches, and the other core steals the
+/// other half; a fork from outside the pool (a program's main thread, by default) hands both
+/// halves to the pool and sleeps until they are done, which costs two hand-offs and moves all
+/// the data to other threads. The cut-offs for splitting are lower inside the pool.
+#[inline]
+pub fn in_pool() -> bool {
+    rayon::current_thread_index().is_some()
+}
+
+/// Makes the calling thread one of the threads of rayon's global pool, as PyTorch's calling
+/// thread takes part in its intra-op parallelism: with `n` threads (`RAYON_NUM_THREADS`, or one
+/// per core) the pool starts `n - 1` more, and forks from this thread run one half here.
+/// Call it at the start of `main`, before anything uses rayon: once the global pool exists (any
+/// parallel kernel, or another crate's `par_iter`, creates it), it cannot take this thread in,
+/// and this returns whether the calling thread is in the pool anyway. The fit loop
+/// (`descent_train`) calls it, so a program that trains through it needs no call of its own.
+///
+/// Safe to call from any thread, any number of times. The thread stays in the pool for the
+/// life of the process; if it ends, the pool works on with the other threads. Results do not
+/// change: every kernel gives the same bits whatever the split (see the module doc).
+///
+/// ```
+/// descent_kernels::parallel::init_threads();
+/// // Whether this thread got in depends on whether the pool existed already.
+/// let _ = descent_kernels::parallel::in_pool();
+/// ```
+pub fn init_threads() -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static TRIED: AtomicBool = AtomicBool::new(false);
+    if !in_pool() && !TRIED.swap(true, Ordering::AcqRel) {
+        // An error means the global pool exists already (or threads cannot be started, in
+        // which case rayon falls back to the calling thread alone when it builds its default
+        // pool): nothing to do either way.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .use_current_thread()
+            .build_global();
+    }
+    in_pool()
+}
 
 /// Elements per chunk of a parallel elementwise kernel.
 pub const CHUNK: usize = 1 << 14;

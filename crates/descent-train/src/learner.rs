@@ -238,6 +238,7 @@ impl<'a, M: Module + Params> Learner<'a, M> {
     /// run; [`Error::File`] for a checkpoint or curve file that cannot be read or written (a
     /// failed resume changes nothing).
     pub fn fit(mut self, train: &DataLoader) -> Result<History> {
+        descent_core::init_threads();
         let sharded;
         let train = match self.dp {
             Some(dp) => {
@@ -498,6 +499,10 @@ impl<'a, M: Module + Params> Learner<'a, M> {
 /// the step's time goes, op by op. There is no schedule, clipping, metric or guard rail here:
 /// those are the loop's.
 ///
+/// The first step (like [`Learner::fit`]) calls [`descent_core::init_threads`], so that the
+/// calling thread runs its share of the parallel kernels; a program that used rayon before
+/// (a data loader, say) should call it first thing in `main` instead.
+///
 /// ```
 /// use descent_core::{IntTensor, Tape, Tensor};
 /// use descent_nn::{Ctx, Linear, Seeds};
@@ -566,6 +571,7 @@ fn step_with<M: Module + Params>(
     accuracy: bool,
     inspect: &mut dyn FnMut(f64, [f64; 4]) -> Result<()>,
 ) -> Result<f64> {
+    descent_core::init_threads();
     let n = labels.shape().first().copied().unwrap_or(0);
     // A rank whose share of a small last batch is empty contributes nothing (zero gradients).
     let local = if n > 0 || dp.is_none() {

@@ -12,6 +12,9 @@
 #![forbid(unsafe_code)]
 
 pub use descent_core as core;
+/// Makes the calling thread one of the worker pool's threads, as PyTorch's calling thread takes
+/// part in its parallel ops: call it first in `main` (the fit loop calls it too).
+pub use descent_core::init_threads;
 pub use descent_data as data;
 /// Data-parallel training across processes (MPI with the `mpi` feature) or threads.
 pub use descent_dist as dist;
