@@ -234,7 +234,14 @@ impl GradsIn {
         }
     }
 
-    pub(crate) fn into_grads(self) -> SmallVec<[Option<Tensor>; 3]> {
-        self.grads
+    /// The number of input slots.
+    pub(crate) fn len(&self) -> usize {
+        self.grads.len()
+    }
+
+    /// Takes the gradient of input `slot`, if the rule set one (in place: moving the slots out
+    /// by value would copy all of them).
+    pub(crate) fn take(&mut self, slot: usize) -> Option<Tensor> {
+        self.grads[slot].take()
     }
 }
