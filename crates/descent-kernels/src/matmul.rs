@@ -460,11 +460,7 @@ pub fn gemm_par_macs() -> usize {
             .and_then(|v| v.parse().ok())
             .filter(|&v| v > 0)
     });
-    match set {
-        Some(v) => *v,
-        None if crate::parallel::in_pool() => GEMM_PAR_MACS_IN_POOL,
-        None => GEMM_PAR_MACS,
-    }
+    set.unwrap_or_else(|| crate::parallel::cut_off(GEMM_PAR_MACS_IN_POOL, GEMM_PAR_MACS))
 }
 
 /// How a GEMM is cut over threads.

@@ -1,7 +1,9 @@
 //! The rayon policy: one place for grain sizes and serial cut-offs.
 //!
 //! Below [`PAR_THRESHOLD`] elements a kernel runs on the calling thread: forking costs a few
-//! microseconds, more than a small kernel takes. Above it, work is split into chunks whose
+//! microseconds, more than a small kernel takes. Each cut-off has a lower twin that applies when
+//! the caller is one of the pool's threads ([`init_threads`], [`cut_off`]), where a fork costs
+//! less. Above it, work is split into chunks whose
 //! boundaries depend only on the problem size, never on the number of threads, so parallel results
 //! equal serial ones bit for bit. The figures behind the numbers are in `docs/PERFORMANCE.md`.
 
@@ -38,11 +40,14 @@ pub const OPTIM_PAR_THRESHOLD_IN_POOL: usize = 1 << 16;
 /// change its result: it is elementwise.)
 #[inline]
 pub fn optim_par_threshold() -> usize {
-    if in_pool() {
-        OPTIM_PAR_THRESHOLD_IN_POOL
-    } else {
-        OPTIM_PAR_THRESHOLD
-    }
+    cut_off(OPTIM_PAR_THRESHOLD_IN_POOL, OPTIM_PAR_THRESHOLD)
+}
+
+/// `inside` when the calling thread is one of the pool's threads ([`in_pool`]), else `outside`:
+/// the one rule behind every pair of cut-offs.
+#[inline]
+pub fn cut_off(inside: usize, outside: usize) -> usize {
+    if in_pool() { inside } else { outside }
 }
 
 /// Whether the calling thread is one of the rayon pool's threads. A fork from such a thread runs
@@ -114,12 +119,7 @@ pub fn for_each_chunk_mut<T: Send>(
 /// of the pool's threads, from [`PAR_THRESHOLD`] elsewhere.
 #[inline]
 pub fn worth_parallel(n: usize) -> bool {
-    let cut = if in_pool() {
-        PAR_THRESHOLD_IN_POOL
-    } else {
-        PAR_THRESHOLD
-    };
-    n >= cut && rayon::current_num_threads() > 1
+    n >= cut_off(PAR_THRESHOLD_IN_POOL, PAR_THRESHOLD) && rayon::current_num_threads() > 1
 }
 
 /// Elements from which elementwise kernels fork when the caller is one of the pool's threads
