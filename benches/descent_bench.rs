@@ -40,7 +40,7 @@
 #[path = "common/workload_models.rs"]
 mod workload_models;
 
-use descent::kernels::matmul::{MatRef, gemm};
+use descent::kernels::matmul::{MatRef, gemm, gemm_bias};
 use descent::kernels::{BinaryOp, UnaryOp, elementwise};
 use descent::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -69,6 +69,8 @@ struct Config {
     profile_steps: usize,
     /// Blocks of 2000 steps to time one by one instead of the timed repeats.
     trace: Option<usize>,
+    /// W1, W1b: the step against the time of its products at their shapes (`--gemm-time`).
+    gemm_time: bool,
 }
 
 /// Median, min and max of the repeats, in units per second.
@@ -196,6 +198,9 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
     if cfg.profile {
         return profile(cfg, name, &mut model, &mut opt, x, y);
     }
+    if cfg.gemm_time {
+        return gemm_time(cfg, name, &mut model, &mut opt, x, y);
+    }
     let mut one_step = || {
         let ctx = Ctx::train(0, 0, step);
         step += 1;
@@ -232,6 +237,155 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
         black_box(one_step());
     });
     report(name, &s, "samples/s", 1.0, 0);
+}
+
+/// The products of one training step of an MLP of `linear` layers (`dims[0] -> dims[1] -> ...`)
+/// on a batch of `m`, with the layouts `linear` gives them, on buffers allocated once: forward
+/// `x W^T + b` (`gemm_bias`, `W^T` read through its strides), backward `dW = G^T x` for every
+/// layer and `dx = G W` for every layer but the first (its input needs no gradient). The values
+/// are seeded normals (no subnormals: the step's scans find none either). Returns the closure
+/// that runs them once and their floating-point operations.
+fn mlp_products(m: usize, dims: &[usize]) -> (impl FnMut(), f64) {
+    let mut r = rng(7);
+    let mut randn = |n: usize, scale: f32| -> Vec<f32> {
+        Tensor::randn([n], &mut r)
+            .to_vec_f32()
+            .into_iter()
+            .map(|v| v * scale)
+            .collect()
+    };
+    struct Layer {
+        k: usize,
+        n: usize,
+        x: Vec<f32>,
+        w: Vec<f32>,
+        b: Vec<f32>,
+        g: Vec<f32>,
+        y: Vec<f32>,
+        dx: Vec<f32>,
+        dw: Vec<f32>,
+    }
+    let layers: Vec<Layer> = dims
+        .windows(2)
+        .map(|d| {
+            let (k, n) = (d[0], d[1]);
+            Layer {
+                k,
+                n,
+                x: randn(m * k, 1.0),
+                w: randn(n * k, 0.05),
+                b: randn(n, 0.05),
+                g: randn(m * n, 0.01),
+                y: vec![0.0; m * n],
+                dx: vec![0.0; m * k],
+                dw: vec![0.0; n * k],
+            }
+        })
+        .collect();
+    let flops = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| 2.0 * (m * l.k * l.n) as f64 * if i == 0 { 2.0 } else { 3.0 })
+        .sum();
+    let mut layers = layers;
+    fn row(data: &[f32], rs: usize) -> MatRef<'_, f32> {
+        MatRef {
+            data,
+            offset: 0,
+            rs,
+            cs: 1,
+        }
+    }
+    fn col(data: &[f32], cs: usize) -> MatRef<'_, f32> {
+        MatRef {
+            data,
+            offset: 0,
+            rs: 1,
+            cs,
+        }
+    }
+    let run = move || {
+        for l in layers.iter_mut() {
+            let (k, n) = (l.k, l.n);
+            gemm_bias(m, k, n, row(&l.x, k), col(&l.w, k), Some(&l.b), &mut l.y);
+        }
+        for (i, l) in layers.iter_mut().enumerate().rev() {
+            let (k, n) = (l.k, l.n);
+            if i > 0 {
+                gemm(m, n, k, row(&l.g, n), row(&l.w, k), &mut l.dx);
+            }
+            gemm(n, m, k, col(&l.g, n), row(&l.x, k), &mut l.dw);
+        }
+        black_box((&layers[0].y, &layers[0].dw));
+    };
+    (run, flops)
+}
+
+/// `--gemm-time` for W1 and W1b: blocks of training steps alternate with blocks of the step's
+/// products alone (`mlp_products`, the same thread setup), so both see the same state of the
+/// machine; prints the medians and the median of the blocks' ratios, step time over product
+/// time (issue 12's "step within 1.3x of its GEMM time").
+fn gemm_time(
+    cfg: &Config,
+    name: &str,
+    model: &mut Sequential,
+    opt: &mut Adam,
+    x: &Tensor,
+    y: &IntTensor,
+) {
+    let m = x.shape()[0];
+    let (mut products, flops) = mlp_products(m, &[784, 256, 256, 10]);
+    let mut step = 0u64;
+    let mut one_step = || {
+        let ctx = Ctx::train(0, 0, step);
+        step += 1;
+        train_step(model, opt, &Tape::new(), x, y, &ctx, &cross_entropy)
+            .expect("a W1 step does not fail")
+    };
+    for _ in 0..cfg.warmup.max(1) {
+        one_step();
+        products();
+    }
+    // Blocks of ~0.1 s of steps, each followed by as many runs of the products.
+    let t = Instant::now();
+    one_step();
+    let n = ((0.1 / t.elapsed().as_secs_f64()) as usize).clamp(1, 10_000);
+    let blocks = (cfg.repeats * 4).max(5);
+    let (mut steps, mut prods, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..blocks {
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(one_step());
+        }
+        let s = t.elapsed().as_secs_f64() / n as f64;
+        let t = Instant::now();
+        for _ in 0..n {
+            products();
+        }
+        let p = t.elapsed().as_secs_f64() / n as f64;
+        steps.push(s);
+        prods.push(p);
+        ratios.push(s / p);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (s, p) = (median(&mut steps), median(&mut prods));
+    let (lo, hi) = (
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max),
+    );
+    let r = median(&mut ratios);
+    println!(
+        "{name}: {blocks} blocks of {n} steps then {n} runs of the step's products: step {:.3} ms, \
+         products {:.3} ms ({:.0} MFLOP at {:.0} GFLOP/s); step / products median {r:.3} \
+         (min {lo:.3}, max {hi:.3})",
+        s * 1e3,
+        p * 1e3,
+        flops * 1e-6,
+        flops / p * 1e-9,
+    );
 }
 
 /// One op's forward and backward totals over the profiled steps.
@@ -448,6 +602,7 @@ fn run(cfg: &Config, workload: &str) {
             let (x, y) = batch(&[32, 784], 0);
             train_workload(cfg, "W1b MLP train step, batch 32", w1_mlp(), &x, &y);
         }
+        "w2" if cfg.gemm_time => println!("--gemm-time: W1 and W1b only"),
         "w2" => {
             let (x, y) = batch(&[64, 1, 28, 28], 0);
             train_workload(cfg, "W2 CNN train step, batch 64", w2_cnn(), &x, &y);
@@ -477,6 +632,8 @@ options:
   --profile-steps N   steps the profile averages (default 20)
   --trace B           W1, W1b, W2: the rate over each of B blocks of 2000 steps, from the first
                       (training on one fixed batch slows once gradients turn subnormal)
+  --gemm-time         W1, W1b: the step's time against its products' at the same shapes, in
+                      alternating blocks (the step within 1.3x of its GEMM time, issue 12)
   --flush-denormal    descent::set_flush_denormal(true) (torch.set_flush_denormal(True))
   -h, --help          this text
 
@@ -494,6 +651,7 @@ fn parse() -> std::result::Result<Config, lexopt::Error> {
         profile: false,
         profile_steps: 20,
         trace: None,
+        gemm_time: false,
     };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
@@ -516,6 +674,7 @@ fn parse() -> std::result::Result<Config, lexopt::Error> {
             Long("profile") => c.profile = true,
             Long("profile-steps") => c.profile_steps = parser.value()?.parse()?,
             Long("trace") => c.trace = Some(parser.value()?.parse()?),
+            Long("gemm-time") => c.gemm_time = true,
             Long("flush-denormal") => {
                 descent::set_flush_denormal(true);
             }
