@@ -276,31 +276,39 @@ fn adam_isa<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     v: &mut [T],
 ) {
     match crate::isa() {
+        crate::Isa::Avx2Fma if c.tiny == T::ZERO && is_f32::<T>() => {
+            crate::simd::adam_f32_avx2::<T, DECAY, DECOUPLED>(c, p, g, m, v)
+        }
         crate::Isa::Avx2Fma => crate::simd::adam_avx2::<T, DECAY, DECOUPLED>(c, p, g, m, v),
         crate::Isa::Fallback => adam_loop::<T, DECAY, DECOUPLED>(c, p, g, m, v),
     }
 }
 
+/// Whether `T` is `f32` (the kernels with an `f32`-only variant dispatch on it).
+fn is_f32<T: Float>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+}
+
 /// Adam's per-step constants in the element type.
 pub(crate) struct AdamConsts<T> {
-    neg_step: T,
-    bias2_sqrt: T,
-    eps: T,
-    one_m_b1: T,
-    b2: T,
-    one_m_b2: T,
-    wd: T,
-    keep: T,
+    pub(crate) neg_step: T,
+    pub(crate) bias2_sqrt: T,
+    pub(crate) eps: T,
+    pub(crate) one_m_b1: T,
+    pub(crate) b2: T,
+    pub(crate) one_m_b2: T,
+    pub(crate) wd: T,
+    pub(crate) keep: T,
     /// Gradients and moments below this magnitude read and store as zero:
     /// [`T::MIN_POSITIVE`](Float::MIN_POSITIVE) when [`crate::flush_denormal`] is on, zero (no
     /// value is below it) otherwise.
-    tiny: T,
+    pub(crate) tiny: T,
     /// `neg_step`, `one_m_b1` and `one_m_b2` exactly in `f64`, and 1.0 as a value the compiler
     /// cannot see ([`adam_lanes_faded`]).
-    neg_step_wide: f64,
-    one_m_b1_wide: f64,
-    one_m_b2_wide: f64,
-    one: f64,
+    pub(crate) neg_step_wide: f64,
+    pub(crate) one_m_b1_wide: f64,
+    pub(crate) one_m_b2_wide: f64,
+    pub(crate) one: f64,
 }
 
 impl<T: Float> AdamConsts<T> {
@@ -348,7 +356,7 @@ pub(crate) fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     // block's arithmetic (a scan of the whole slice first measured 1.5x slower).
     const BLOCK: usize = 64;
     if c.tiny != T::ZERO {
-        return adam_lanes::<T, DECAY, DECOUPLED>(c, p, g, m, v);
+        return adam_lanes::<T, DECAY, DECOUPLED, true>(c, p, g, m, v);
     }
     let low = T::from_f64(FADED);
     let mut blocks = p
@@ -360,11 +368,11 @@ pub(crate) fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
         if T::any_nonzero_below(g, m, low) {
             adam_lanes_faded::<T, DECAY, DECOUPLED>(c, p, g, m, v);
         } else {
-            adam_lanes::<T, DECAY, DECOUPLED>(c, p, g, m, v);
+            adam_lanes::<T, DECAY, DECOUPLED, false>(c, p, g, m, v);
         }
     }
     let rest = p.len() - p.len() % BLOCK;
-    adam_lanes::<T, DECAY, DECOUPLED>(
+    adam_lanes::<T, DECAY, DECOUPLED, false>(
         c,
         &mut p[rest..],
         &g[rest..],
@@ -378,9 +386,12 @@ pub(crate) fn adam_loop<T: Float, const DECAY: bool, const DECOUPLED: bool>(
 /// `step m / denominator` may be subnormal. (Speed only: both paths give the same bits.)
 const FADED: f64 = 1.0 / (1u64 << 60) as f64;
 
+/// [`FADED`] as an `f32` (exact: a power of two).
+pub(crate) const FADED_F32: f32 = FADED as f32;
+
 /// The Adam update as written, one vectorizable loop.
 #[inline(always)]
-fn adam_lanes<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+fn adam_lanes<T: Float, const DECAY: bool, const DECOUPLED: bool, const FLUSH: bool>(
     c: &AdamConsts<T>,
     p: &mut [T],
     g: &[T],
@@ -388,7 +399,13 @@ fn adam_lanes<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     v: &mut [T],
 ) {
     // A select per value, branch-free: with flushing off (`tiny` 0) it never fires.
-    let flush = |x: T| if x.abs() < c.tiny { T::ZERO } else { x };
+    let flush = |x: T| {
+        if FLUSH && x.abs() < c.tiny {
+            T::ZERO
+        } else {
+            x
+        }
+    };
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
         if DECOUPLED {
             *p *= c.keep;
@@ -409,7 +426,7 @@ fn adam_lanes<T: Float, const DECAY: bool, const DECOUPLED: bool>(
 /// subtractions of subnormal `f32` values, which stay in `T` with the rest. For `f64` the same
 /// arithmetic as [`adam_lanes`].
 #[inline(always)]
-fn adam_lanes_faded<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+pub(crate) fn adam_lanes_faded<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     c: &AdamConsts<T>,
     p: &mut [T],
     g: &[T],
@@ -672,12 +689,26 @@ mod tests {
         (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
     }
 
-    /// The faded block's `f64` arithmetic gives the plain `f32` loop's bits, on every kind of
-    /// input, for the four variants and for random hyperparameters as well as the usual ones.
+    /// The plain loop as written, without the flush selects.
+    fn plain<T: Float, const DECAY: bool, const DECOUPLED: bool>(
+        c: &AdamConsts<T>,
+        p: &mut [T],
+        g: &[T],
+        m: &mut [T],
+        v: &mut [T],
+    ) {
+        adam_lanes::<T, DECAY, DECOUPLED, false>(c, p, g, m, v)
+    }
+
+    /// The faded block's `f64` arithmetic, and the update the dispatch picks for this CPU (the
+    /// AVX2 intrinsics of `adam_f32_avx2`, which check each vector for faded lanes, where it has
+    /// AVX2), give the plain `f32` loop's bits, on every kind of input, for the four variants and
+    /// for random hyperparameters as well as the usual ones; a length that is not a multiple of
+    /// the vector width covers the tail.
     #[test]
-    fn the_faded_lanes_give_the_plain_lanes_bits() {
+    fn the_faded_lanes_and_the_dispatched_update_give_the_plain_lanes_bits() {
         let mut r = rand::rngs::StdRng::seed_from_u64(11);
-        let n = 1 << 15;
+        let n = (1 << 15) + 5;
         for round in 0..16 {
             let h = if round < 4 {
                 AdamStep {
@@ -706,7 +737,7 @@ mod tests {
             let g: Vec<f32> = (0..n).map(|_| value(&mut r)).collect();
             let m: Vec<f32> = (0..n).map(|_| value(&mut r)).collect();
             let v: Vec<f32> = (0..n).map(|_| value(&mut r).abs()).collect();
-            let run = |faded: bool, decay: bool, decoupled: bool| {
+            let run = |path: u8, decay: bool, decoupled: bool| {
                 let (mut p, mut m, mut v) = (p.clone(), m.clone(), v.clone());
                 macro_rules! go {
                     ($f:ident) => {
@@ -720,15 +751,19 @@ mod tests {
                         }
                     };
                 }
-                if faded {
-                    go!(adam_lanes_faded)
-                } else {
-                    go!(adam_lanes)
+                match path {
+                    0 => go!(plain),
+                    1 => go!(adam_lanes_faded),
+                    _ => go!(adam_isa),
                 }
                 (p, m, v)
             };
-            for (decay, decoupled) in [(false, false), (true, false), (false, true), (true, true)] {
-                let (want, got) = (run(false, decay, decoupled), run(true, decay, decoupled));
+            for (decay, decoupled, path) in
+                [(false, false), (true, false), (false, true), (true, true)]
+                    .into_iter()
+                    .flat_map(|(d, dc)| [(d, dc, 1), (d, dc, 2)])
+            {
+                let (want, got) = (run(0, decay, decoupled), run(path, decay, decoupled));
                 for (what, w, gt) in [
                     ("p", &want.0, &got.0),
                     ("m", &want.1, &got.1),
@@ -737,7 +772,8 @@ mod tests {
                     for i in 0..n {
                         assert!(
                             same(w[i], gt[i]),
-                            "round {round}, decay {decay}, decoupled {decoupled}: {what}[{i}] \
+                            "round {round}, decay {decay}, decoupled {decoupled}, path {path}: \
+                             {what}[{i}] \
                              {:e} against {:e} (p {:e}, g {:e}, m {:e}, v {:e})",
                             gt[i],
                             w[i],
