@@ -6,14 +6,15 @@
 //! their forwards, in the table of [`crate::unary_ops`]; this module runs them over slices.
 
 use crate::float::Float;
-use crate::parallel::{CHUNK, worth_parallel};
+use crate::parallel::{CHUNK, GRAD_PAR_THRESHOLD_IN_POOL, PAR_THRESHOLD, cut_off};
 use crate::unary_ops::{UnaryOp, unary_grad_row};
 use rayon::prelude::*;
 
 pub use crate::special::gelu_derivative;
 pub use crate::unary_ops::{Saves, saves, unary_derivative_reference};
 
-/// `out = g * op'(x)` on contiguous slices of equal length, parallel above the threshold.
+/// `out = g * op'(x)` on contiguous slices of equal length, parallel from
+/// [`GRAD_PAR_THRESHOLD_IN_POOL`] values (inside the pool) or [`PAR_THRESHOLD`] (outside).
 ///
 /// `x` and `y` are the forward's input and output; pass an empty slice for one that
 /// [`saves`] says the op does not read.
@@ -32,12 +33,20 @@ pub fn unary_grad<T: Float>(op: UnaryOp, x: &[T], y: &[T], g: &[T], out: &mut [T
     // Give unused operands the right length so the chunked walk below can zip them.
     let x = if need.input { x } else { g };
     let y = if need.output { y } else { g };
-    if worth_parallel(n) {
+    if n >= cut_off(GRAD_PAR_THRESHOLD_IN_POOL, PAR_THRESHOLD) && rayon::current_num_threads() > 1 {
         out.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK))
             .zip(y.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-            .for_each(|((o, x), (y, g))| unary_grad_row(op, x, y, g, o));
+            .for_each(|((o, x), (y, g))| grad_row(op, x, y, g, o));
     } else {
-        unary_grad_row(op, x, y, g, out);
+        grad_row(op, x, y, g, out);
+    }
+}
+
+/// [`unary_grad_row`] on the best instruction set this CPU has.
+fn grad_row<T: Float>(op: UnaryOp, x: &[T], y: &[T], g: &[T], out: &mut [T]) {
+    match crate::isa() {
+        crate::Isa::Avx2Fma => crate::simd::unary_grad_row_avx2(op, x, y, g, out),
+        crate::Isa::Fallback => unary_grad_row(op, x, y, g, out),
     }
 }

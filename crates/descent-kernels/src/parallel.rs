@@ -128,6 +128,14 @@ pub fn worth_parallel(n: usize) -> bool {
 /// to end within noise (docs/PERFORMANCE.md, "The calling thread in the pool").
 pub const PAR_THRESHOLD_IN_POOL: usize = 1 << 15;
 
+/// Elements from which the unary ops' backward kernel (`elementwise_grad::unary_grad`) forks
+/// when the caller is one of the pool's threads ([`PAR_THRESHOLD`] elsewhere): one step above
+/// [`PAR_THRESHOLD_IN_POOL`]. On the 2-core Zen 4 machine W1's `relu` backward (two calls on
+/// 2^15 values a step) took 0.026-0.029 ms a step forked and 0.019-0.020 on the calling thread
+/// (`--profile`, 3 runs each), while the forward `relu` on the same sizes gains from the fork
+/// (0.010-0.011 against 0.015-0.016).
+pub const GRAD_PAR_THRESHOLD_IN_POOL: usize = 1 << 16;
+
 /// How long a thread of [`for_each_part`] with no part left keeps its core busy waiting for the
 /// parts still running.
 pub const SPIN_LIMIT: std::time::Duration = std::time::Duration::from_millis(2);

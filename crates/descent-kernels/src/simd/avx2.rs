@@ -12,6 +12,18 @@ fn unary_row_target<T: Float>(op: UnaryOp, x: &[T], sx: usize, out: &mut [T]) {
 }
 
 #[target_feature(enable = "avx2,fma")]
+fn unary_grad_row_target<T: Float>(op: UnaryOp, x: &[T], y: &[T], g: &[T], out: &mut [T]) {
+    crate::unary_ops::unary_grad_row(op, x, y, g, out)
+}
+
+/// The AVX2 variant of the unary ops' backward row (`out = g * op'`).
+pub(crate) fn unary_grad_row_avx2<T: Float>(op: UnaryOp, x: &[T], y: &[T], g: &[T], out: &mut [T]) {
+    assert_avx2();
+    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+    unsafe { unary_grad_row_target(op, x, y, g, out) }
+}
+
+#[target_feature(enable = "avx2,fma")]
 fn binary_row_target<T: Float, O: ZipOp>(
     op: O,
     a: &[T],

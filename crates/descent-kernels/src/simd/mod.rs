@@ -13,9 +13,9 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::{
     adam_avx2, adam_f32_avx2, any_subnormal_avx2, binary_row_avx2, first_non_finite_avx2,
-    max_pool_2x2_row_avx2, mul_pow2_down_avx2, mul_pow2_up_avx2, reduce_row_avx2, unary_row_avx2,
-    winograd_input_avx2, winograd_input_grad_avx2, winograd_output_avx2, winograd_output_grad_avx2,
-    winograd_output_relu_pool_avx2,
+    max_pool_2x2_row_avx2, mul_pow2_down_avx2, mul_pow2_up_avx2, reduce_row_avx2,
+    unary_grad_row_avx2, unary_row_avx2, winograd_input_avx2, winograd_input_grad_avx2,
+    winograd_output_avx2, winograd_output_grad_avx2, winograd_output_relu_pool_avx2,
 };
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::{has_avx512, interleave_avx512, sgemm_kernel_avx512};
@@ -87,6 +87,17 @@ pub(crate) fn max_pool_2x2_row_avx2<T: crate::Float>(
     _: u32,
     _: &mut [T],
     _: &mut [u32],
+) {
+    panic!("the AVX2 path does not exist on this architecture")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn unary_grad_row_avx2<T: crate::Float>(
+    _: crate::UnaryOp,
+    _: &[T],
+    _: &[T],
+    _: &[T],
+    _: &mut [T],
 ) {
     panic!("the AVX2 path does not exist on this architecture")
 }
