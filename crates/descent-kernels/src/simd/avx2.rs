@@ -100,7 +100,7 @@ pub(crate) fn adam_avx2<T: Float, const DECAY: bool, const DECOUPLED: bool>(
 /// Why intrinsics: the generic loop checks blocks of 64 values ahead of their update, and the
 /// compiler's code for the pair ran at 0.83 ns a value on the Zen 4 machine (0.65 without the
 /// flush selects) against the 0.40 that the square root and two divisions a value cost
-/// (docs/PERFORMANCE.md, "Adam at the divider's speed").
+/// (docs/PERFORMANCE.md, "Adam in AVX2 registers").
 #[target_feature(enable = "avx2,fma")]
 fn adam_f32_target<const DECAY: bool, const DECOUPLED: bool>(
     c: &crate::optim::AdamConsts<f32>,
