@@ -276,17 +276,9 @@ fn adam_isa<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     v: &mut [T],
 ) {
     match crate::isa() {
-        crate::Isa::Avx2Fma if c.tiny == T::ZERO && is_f32::<T>() => {
-            crate::simd::adam_f32_avx2::<T, DECAY, DECOUPLED>(c, p, g, m, v)
-        }
         crate::Isa::Avx2Fma => crate::simd::adam_avx2::<T, DECAY, DECOUPLED>(c, p, g, m, v),
         crate::Isa::Fallback => adam_loop::<T, DECAY, DECOUPLED>(c, p, g, m, v),
     }
-}
-
-/// Whether `T` is `f32` (the kernels with an `f32`-only variant dispatch on it).
-fn is_f32<T: Float>() -> bool {
-    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
 }
 
 /// Adam's per-step constants in the element type.
@@ -701,7 +693,7 @@ mod tests {
     }
 
     /// The faded block's `f64` arithmetic, and the update the dispatch picks for this CPU (the
-    /// AVX2 intrinsics of `adam_f32_avx2`, which check each vector for faded lanes, where it has
+    /// AVX2 intrinsics of `adam_f32_target`, which check each vector for faded lanes, where it has
     /// AVX2), give the plain `f32` loop's bits, on every kind of input, for the four variants and
     /// for random hyperparameters as well as the usual ones; a length that is not a multiple of
     /// the vector width covers the tail.

@@ -77,7 +77,9 @@ fn adam_target<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     crate::optim::adam_loop::<T, DECAY, DECOUPLED>(c, p, g, m, v)
 }
 
-/// The AVX2 variant of the Adam update loop (8 lanes of `sqrt` and `/` instead of 4).
+/// The AVX2 variant of the Adam update: on `f32` with flushing off (`c.tiny` zero) the
+/// intrinsics of [`adam_f32_target`], otherwise the generic loop compiled for AVX2 (8 lanes of
+/// `sqrt` and `/` instead of 4).
 pub(crate) fn adam_avx2<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     c: &crate::optim::AdamConsts<T>,
     p: &mut [T],
@@ -85,9 +87,25 @@ pub(crate) fn adam_avx2<T: Float, const DECAY: bool, const DECOUPLED: bool>(
     m: &mut [T],
     v: &mut [T],
 ) {
+    use std::any::TypeId;
     assert_avx2();
-    // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
-    unsafe { adam_target::<T, DECAY, DECOUPLED>(c, p, g, m, v) }
+    if TypeId::of::<T>() != TypeId::of::<f32>() || c.tiny != T::ZERO {
+        // SAFETY: the CPU has AVX2 and FMA (checked above); the body is safe code.
+        return unsafe { adam_target::<T, DECAY, DECOUPLED>(c, p, g, m, v) };
+    }
+    // SAFETY: `T` is `f32` (checked above), so every reference below is a reinterpretation of
+    // itself at the same type: same address, length, lifetime and exclusivity.
+    let (c, p, g, m, v) = unsafe {
+        (
+            &*(c as *const crate::optim::AdamConsts<T>).cast::<crate::optim::AdamConsts<f32>>(),
+            std::slice::from_raw_parts_mut(p.as_mut_ptr().cast::<f32>(), p.len()),
+            std::slice::from_raw_parts(g.as_ptr().cast::<f32>(), g.len()),
+            std::slice::from_raw_parts_mut(m.as_mut_ptr().cast::<f32>(), m.len()),
+            std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<f32>(), v.len()),
+        )
+    };
+    // SAFETY: the CPU has AVX2 and FMA (checked above).
+    unsafe { adam_f32_target::<DECAY, DECOUPLED>(c, p, g, m, v) }
 }
 
 /// Adam's update on `f32` in AVX2 registers, 8 values at a time, with flushing off: each
@@ -189,36 +207,6 @@ fn adam_f32_target<const DECAY: bool, const DECOUPLED: bool>(
         &mut m[whole..],
         &mut v[whole..],
     );
-}
-
-/// [`adam_f32_target`] for `T = f32` (flushing off: `c.tiny` zero); the caller checks both.
-pub(crate) fn adam_f32_avx2<T: Float, const DECAY: bool, const DECOUPLED: bool>(
-    c: &crate::optim::AdamConsts<T>,
-    p: &mut [T],
-    g: &[T],
-    m: &mut [T],
-    v: &mut [T],
-) {
-    use std::any::TypeId;
-    assert_avx2();
-    assert!(
-        TypeId::of::<T>() == TypeId::of::<f32>(),
-        "adam_f32_avx2 on f32 only"
-    );
-    // SAFETY: `T` is `f32` (asserted above), so every reference below is a reinterpretation of
-    // itself at the same type: same address, length, lifetime and exclusivity.
-    let (c, p, g, m, v) = unsafe {
-        (
-            &*(c as *const crate::optim::AdamConsts<T>).cast::<crate::optim::AdamConsts<f32>>(),
-            std::slice::from_raw_parts_mut(p.as_mut_ptr().cast::<f32>(), p.len()),
-            std::slice::from_raw_parts(g.as_ptr().cast::<f32>(), g.len()),
-            std::slice::from_raw_parts_mut(m.as_mut_ptr().cast::<f32>(), m.len()),
-            std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<f32>(), v.len()),
-        )
-    };
-    assert!(c.tiny == 0.0, "adam_f32_avx2 with flushing off only");
-    // SAFETY: the CPU has AVX2 and FMA (checked above).
-    unsafe { adam_f32_target::<DECAY, DECOUPLED>(c, p, g, m, v) }
 }
 
 #[target_feature(enable = "avx2,fma")]

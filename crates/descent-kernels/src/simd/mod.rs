@@ -12,10 +12,10 @@ mod avx512;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::{
-    adam_avx2, adam_f32_avx2, any_subnormal_avx2, binary_row_avx2, first_non_finite_avx2,
-    max_pool_2x2_row_avx2, mul_pow2_down_avx2, mul_pow2_up_avx2, reduce_row_avx2,
-    unary_grad_row_avx2, unary_row_avx2, winograd_input_avx2, winograd_input_grad_avx2,
-    winograd_output_avx2, winograd_output_grad_avx2, winograd_output_relu_pool_avx2,
+    adam_avx2, any_subnormal_avx2, binary_row_avx2, first_non_finite_avx2, max_pool_2x2_row_avx2,
+    mul_pow2_down_avx2, mul_pow2_up_avx2, reduce_row_avx2, unary_grad_row_avx2, unary_row_avx2,
+    winograd_input_avx2, winograd_input_grad_avx2, winograd_output_avx2, winograd_output_grad_avx2,
+    winograd_output_relu_pool_avx2,
 };
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::{has_avx512, interleave_avx512, sgemm_kernel_avx512};
@@ -104,17 +104,6 @@ pub(crate) fn unary_grad_row_avx2<T: crate::Float>(
 
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn adam_avx2<T: crate::Float, const DECAY: bool, const DECOUPLED: bool>(
-    _: &crate::optim::AdamConsts<T>,
-    _: &mut [T],
-    _: &[T],
-    _: &mut [T],
-    _: &mut [T],
-) {
-    panic!("the AVX2 path does not exist on this architecture")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn adam_f32_avx2<T: crate::Float, const DECAY: bool, const DECOUPLED: bool>(
     _: &crate::optim::AdamConsts<T>,
     _: &mut [T],
     _: &[T],
