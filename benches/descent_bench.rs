@@ -198,9 +198,6 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
     if cfg.profile {
         return profile(cfg, name, &mut model, &mut opt, x, y);
     }
-    if cfg.gemm_time {
-        return gemm_time(cfg, name, &mut model, &mut opt, x, y);
-    }
     let mut one_step = || {
         let ctx = Ctx::train(0, 0, step);
         step += 1;
@@ -215,6 +212,9 @@ fn train_workload(cfg: &Config, name: &str, mut model: Sequential, x: &Tensor, y
         )
         .expect("a W1/W2 step does not fail")
     };
+    if cfg.gemm_time {
+        return gemm_time(cfg, name, x.shape()[0], one_step);
+    }
     if let Some(blocks) = cfg.trace {
         // The rate over consecutive blocks of steps, from the first step on: where training on
         // one fixed batch reaches subnormal numbers, the rate drops.
@@ -325,23 +325,8 @@ fn mlp_products(m: usize, dims: &[usize]) -> (impl FnMut(), f64) {
 /// products alone (`mlp_products`, the same thread setup), so both see the same state of the
 /// machine; prints the medians and the median of the blocks' ratios, step time over product
 /// time (issue 12's "step within 1.3x of its GEMM time").
-fn gemm_time(
-    cfg: &Config,
-    name: &str,
-    model: &mut Sequential,
-    opt: &mut Adam,
-    x: &Tensor,
-    y: &IntTensor,
-) {
-    let m = x.shape()[0];
+fn gemm_time(cfg: &Config, name: &str, m: usize, mut one_step: impl FnMut() -> f64) {
     let (mut products, flops) = mlp_products(m, &[784, 256, 256, 10]);
-    let mut step = 0u64;
-    let mut one_step = || {
-        let ctx = Ctx::train(0, 0, step);
-        step += 1;
-        train_step(model, opt, &Tape::new(), x, y, &ctx, &cross_entropy)
-            .expect("a W1 step does not fail")
-    };
     for _ in 0..cfg.warmup.max(1) {
         one_step();
         products();
